@@ -1,0 +1,38 @@
+# smgwd developer entry points. `make test` and `make demo` work on a fresh Debian 12
+# machine: they install what is missing and build their own virtual environment.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: all venv test demo bench fuzz lint clean
+
+all: test
+
+$(STAMP): pyproject.toml deploy/host-deps.sh
+	PYTHON=$(PYTHON) sh deploy/host-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## test: the whole test suite
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## demo: decode a bundled real meter capture and print its readings
+demo: $(STAMP)
+	$(VENV)/bin/smgwctl decode sml --format table smgwd/samples/emh_ehz_vzlogger.hex
+
+## bench: decoder benchmarks next to the peers (smllib, pysml)
+bench: $(STAMP)
+	$(PY) -m tests.bench
+
+## fuzz: the long fuzz run (not part of CI)
+fuzz: $(STAMP)
+	$(PY) -m pytest -q -m fuzz -p no:cacheprovider tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""smgwctl: the operator's command line."""
