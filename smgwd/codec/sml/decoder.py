@@ -216,12 +216,11 @@ class _Reader:
                 raise SmlSyntaxError(f"{name}: boolean of {n} bytes", p)
             return d[q] != 0, "bool", q + 1
         if typ == 0x70 and n == 2:
-            # Either SML_ListType {tag, SML_Time} or, as some meters send, an SML_Time itself.
+            # Either SML_ListType {1, SML_Time} or, as some meters send, an SML_Time itself:
+            # choice 1 followed by a list is the wrapper (a bare secIndex is an integer).
             tag, r = _int(d, q, name + ".choice")
             inner = d[r] if r < len(d) else -1
-            if inner & 0xF0 == 0x70:
-                if tag != 1:
-                    raise SmlSyntaxError(f"{name}: unsupported SML_ListType choice {tag}", q)
+            if tag == 1 and inner & 0xF0 == 0x70:
                 time, r = self.time(d, r, name)
                 return time, "list-time", r
             time, r = self.time(d, p, name)

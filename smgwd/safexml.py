@@ -1,0 +1,106 @@
+"""The one place where smgwd parses XML.
+
+How this works: every document goes through one lxml parser configuration that
+never resolves entities, never touches the network, never loads or validates a
+DTD and keeps libxml2's size and entity-amplification limits (no ``huge_tree``).
+After parsing, any document with a DOCTYPE is refused: none of our formats has
+one, and refusing it covers entity declarations (XXE, "billion laughs") whatever
+libxml2 did with them. Schemas are shipped inside the package and loaded with the
+same parser; their ``xs:include``/``xs:import`` can reach only sibling resources
+of the same package, through :class:`_PackageResolver`.
+
+Everything that goes wrong comes out as :class:`XmlError` (a ``ValueError``) with
+the line number when libxml2 knows it.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from lxml import etree
+
+__all__ = ["XmlError", "load_schema", "parse_xml"]
+
+
+class XmlError(ValueError):
+    """Malformed, unsafe or invalid XML.
+
+    Args:
+        what: what is wrong, in words.
+        line: the line of the document where it was found, if known.
+    """
+
+    def __init__(self, what: str, line: int | None = None) -> None:
+        self.what = what
+        self.line = line
+        super().__init__(what if line is None else f"line {line}: {what}")
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def parse_xml(data: bytes, schema: etree.XMLSchema | None = None) -> etree._Element:
+    """Parse a whole document safely and, if given, validate it against ``schema``.
+
+    Returns the root element; raises :class:`XmlError` on anything else.
+    """
+    if not isinstance(data, bytes):
+        raise XmlError(f"XML input must be bytes, got {type(data).__name__}")
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise XmlError(f"malformed XML: {exc.msg}", exc.lineno) from None
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise XmlError("a DOCTYPE is not allowed (entity declarations are refused)", 1)
+    if schema is not None and not schema.validate(root):
+        error = schema.error_log.last_error
+        if error is None:
+            raise XmlError("not valid against the schema")
+        raise XmlError(f"not valid: {error.message}", error.line or None)
+    return root
+
+
+class _PackageResolver(etree.Resolver):  # type: ignore[misc]  # lxml is untyped
+    """Serves ``xs:include``/``xs:import`` from the schema's own package directory only."""
+
+    def __init__(self, directory: resources.abc.Traversable) -> None:
+        super().__init__()
+        self._directory = directory
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+        name = system_url.rsplit("/", 1)[-1]
+        resource = self._directory.joinpath(name)
+        if not name.endswith(".xsd") or not resource.is_file():
+            raise XmlError(f"schema refers to {system_url!r}, which is not a packaged schema")
+        return self.resolve_string(resource.read_bytes(), context, base_url=system_url)
+
+
+@functools.lru_cache(maxsize=None)
+def load_schema(package: str, name: str) -> etree.XMLSchema:
+    """Load (once) the XSD ``name`` shipped in ``package``, e.g. ``("smgwd.cosem", "schemas/x.xsd")``.
+
+    The returned schema is shared: validate with it from one thread at a time.
+    """
+    directory = resources.files(package)
+    *folders, filename = name.split("/")
+    for folder in folders:
+        directory = directory.joinpath(folder)
+    parser = _parser()
+    parser.resolvers.add(_PackageResolver(directory))
+    try:
+        document = etree.fromstring(directory.joinpath(filename).read_bytes(), parser,
+                                    base_url=f"package:/{package}/{name}")
+        return etree.XMLSchema(document)
+    except (OSError, etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
+        raise XmlError(f"schema {package}/{name}: {exc}") from None
