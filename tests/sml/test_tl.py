@@ -47,10 +47,17 @@ def test_multibyte_octet_string_length_counts_tl_bytes() -> None:
 
 def test_multibyte_list_length_counts_elements() -> None:
     # f1 04 = list of 0x14 = 20 entries (Holley GetList.Res)
-    from smgwd.codec.sml.decoder import _seq
-
-    count, end = _seq(bytes.fromhex("f104"), 0, "valList")
+    count, end = R.seq(bytes.fromhex("f104"), 0, "valList")
     assert (count, end) == (20, 2)
+
+
+def test_list_tl_continuation_with_type_bits_is_a_named_quirk() -> None:
+    # Hager EDL sends 25 entries as f1 79 (the continuation byte repeats the list type bits)
+    reader = _Reader(SmlDialect())
+    assert reader.seq(bytes.fromhex("f179"), 0, "valList") == (25, 2)
+    assert "list_tl_type" in reader.quirks
+    with pytest.raises(SmlQuirkError):
+        _Reader(STRICT).seq(bytes.fromhex("f179"), 0, "valList")
 
 
 @pytest.mark.parametrize("length", [14, 15, 16, 200, 300, 5000])

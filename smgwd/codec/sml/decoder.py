@@ -40,25 +40,33 @@ class SmlDialect:
         bare_time: accept an SML_Time sent as a bare Unsigned32 (Holley DTZ541).
         fill_bytes: accept 0x00 fill bytes between messages.
         short_crc: accept a message CRC sent as one byte (``62 xx``).
+        list_tl_type: accept a multi-byte list TL whose continuation byte repeats
+            the list type bits (``f1 79`` for 25 entries, Hager EDL).
     """
 
     crc: CrcPolicy = CrcPolicy.AUTO
     bare_time: bool = True
     fill_bytes: bool = True
     short_crc: bool = True
+    list_tl_type: bool = True
 
 
 TOLERANT = SmlDialect()
-STRICT = SmlDialect(crc=CrcPolicy.X25, bare_time=False, fill_bytes=False, short_crc=False)
+STRICT = SmlDialect(crc=CrcPolicy.X25, bare_time=False, fill_bytes=False, short_crc=False, list_tl_type=False)
 
 
 # --- TL primitives --------------------------------------------------------------------
 
 
-def _tl(d: bytes, p: int) -> tuple[int, int, int]:
+class _ListTypeContinuation(SmlQuirkError):
+    """A multi-byte list TL whose continuation byte repeats the list type bits."""
+
+
+def _tl(d: bytes, p: int, relaxed: bool = False) -> tuple[int, int, int]:
     """Read a TL field: (type bits, length, position after TL).
 
     For non-list types the returned length is the number of data bytes.
+    ``relaxed`` accepts list continuation bytes that repeat the type bits (Hager EDL).
     """
     start = p
     try:
@@ -74,7 +82,13 @@ def _tl(d: bytes, p: int) -> tuple[int, int, int]:
         except IndexError:
             raise SmlSyntaxError("truncated inside a multi-byte TL field", p) from None
         if b & 0x70:
-            raise SmlSyntaxError(f"bad TL continuation byte 0x{b:02x}", p)
+            if not (typ == 0x70 and b & 0x70 == 0x70):
+                raise SmlSyntaxError(f"bad TL continuation byte 0x{b:02x}", p)
+            if not relaxed:
+                raise _ListTypeContinuation(
+                    f"list TL continuation byte 0x{b:02x} repeats the type bits"
+                    " (dialect option list_tl_type is off)", p
+                )
         n = (n << 4) | (b & 0x0F)
         p += 1
     if typ == 0x70:
@@ -101,16 +115,6 @@ def _list(d: bytes, p: int, count: int, name: str) -> int:
     if n != count:
         raise SmlSyntaxError(f"{name}: expected a list of {count}, got {n}", p - 1)
     return p
-
-
-def _seq(d: bytes, p: int, name: str) -> tuple[int, int]:
-    """Read a list TL of any length: (element count, position after it)."""
-    if p >= len(d):
-        raise SmlSyntaxError(f"{name}: truncated, expected a list", p)
-    typ, n, q = _tl(d, p)
-    if typ != 0x70:
-        raise SmlSyntaxError(f"{name}: expected a list, got {_TYPE_NAMES.get(typ, 'type 0x%02x' % typ)}", p)
-    return n, q
 
 
 def _octets(d: bytes, p: int, name: str) -> tuple[bytes, int]:
@@ -174,6 +178,21 @@ class _Reader:
     def __init__(self, dialect: SmlDialect) -> None:
         self.dialect = dialect
         self.quirks: set[str] = set()
+
+    def seq(self, d: bytes, p: int, name: str) -> tuple[int, int]:
+        """Read a list TL of any length: (element count, position after it)."""
+        if p >= len(d):
+            raise SmlSyntaxError(f"{name}: truncated, expected a list", p)
+        try:
+            typ, n, q = _tl(d, p)
+        except _ListTypeContinuation:
+            if not self.dialect.list_tl_type:
+                raise
+            typ, n, q = _tl(d, p, relaxed=True)
+            self.quirks.add("list_tl_type")
+        if typ != 0x70:
+            raise SmlSyntaxError(f"{name}: expected a list, got {_TYPE_NAMES.get(typ, 'type 0x%02x' % typ)}", p)
+        return n, q
 
     def time(self, d: bytes, p: int, name: str) -> tuple[t.SmlTime, int]:
         b = d[p] if p < len(d) else -1
@@ -297,7 +316,7 @@ class _Reader:
         if p < len(d) and d[p] == 0x01:
             p += 1
         else:
-            count, p = _seq(d, p, "Tree.childList")
+            count, p = self.seq(d, p, "Tree.childList")
             kids = []
             for _ in range(count):
                 child, p = self.tree(d, p, depth + 1)
@@ -311,7 +330,7 @@ class _Reader:
         return self.tree(d, p)
 
     def tree_path(self, d: bytes, p: int, name: str = "TreePath") -> tuple[tuple[bytes, ...], int]:
-        count, p = _seq(d, p, name)
+        count, p = self.seq(d, p, name)
         path = []
         for _ in range(count):
             entry, p = _octets(d, p, name + " entry")
@@ -371,7 +390,7 @@ class _Reader:
         server_id, p = _octets(d, p, "GetListResponse.serverId")
         list_name, p = _opt_octets(d, p, "GetListResponse.listName")
         sensor_time, p = self.opt_time(d, p, "GetListResponse.actSensorTime")
-        count, p = _seq(d, p, "GetListResponse.valList")
+        count, p = self.seq(d, p, "GetListResponse.valList")
         entries = []
         list_entry = self.list_entry
         for _ in range(count):
@@ -434,7 +453,7 @@ class _Reader:
         path, p = self.tree_path(d, p, name + ".parameterTreePath")
         val_time, p = self.time(d, p, name + ".valTime")
         status, p = _int(d, p, name + ".status")
-        count, p = _seq(d, p, name + ".period_List")
+        count, p = self.seq(d, p, name + ".period_List")
         periods = []
         for _ in range(count):
             entry, p = self.period_entry(d, p)
@@ -450,7 +469,7 @@ class _Reader:
         act_time, p = self.time(d, p, name + ".actTime")
         reg_period, p = _int(d, p, name + ".regPeriod")
         path, p = self.tree_path(d, p, name + ".parameterTreePath")
-        count, p = _seq(d, p, name + ".header_List")
+        count, p = self.seq(d, p, name + ".header_List")
         headers = []
         for _ in range(count):
             p = _list(d, p, 3, "ProfObjHeaderEntry")
@@ -458,13 +477,13 @@ class _Reader:
             unit, p = _int(d, p, "ProfObjHeaderEntry.unit")
             scaler, p = _int(d, p, "ProfObjHeaderEntry.scaler")
             headers.append(t.ProfObjHeaderEntry(obj_name, unit, scaler))
-        count, p = _seq(d, p, name + ".period_List")
+        count, p = self.seq(d, p, name + ".period_List")
         periods = []
         for _ in range(count):
             p = _list(d, p, 4, "ProfObjPeriodEntry")
             val_time, p = self.time(d, p, "ProfObjPeriodEntry.valTime")
             status, p = _int(d, p, "ProfObjPeriodEntry.status")
-            n_values, p = _seq(d, p, "ProfObjPeriodEntry.value_List")
+            n_values, p = self.seq(d, p, "ProfObjPeriodEntry.value_List")
             values = []
             for _ in range(n_values):
                 p = _list(d, p, 2, "ValueEntry")

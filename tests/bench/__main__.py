@@ -1,0 +1,5 @@
+"""Run every benchmark: ``python -m tests.bench``."""
+
+from tests.bench import sml_decode
+
+sml_decode.main()
