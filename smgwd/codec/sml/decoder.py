@@ -28,6 +28,7 @@ from smgwd.codec.sml.errors import SmlCrcError, SmlQuirkError, SmlSyntaxError
 __all__ = ["SmlDialect", "decode_message", "decode_messages", "STRICT", "TOLERANT"]
 
 _MAX_TREE_DEPTH = 16
+_INT_TYPES = {tl: ("i" if tl < 0x60 else "u") + str(8 * ((tl & 0x0F) - 1)) for tl in (*range(0x52, 0x5A), *range(0x62, 0x6A))}
 _TYPE_NAMES = {0x00: "octet string", 0x40: "boolean", 0x50: "integer", 0x60: "unsigned", 0x70: "list"}
 
 
@@ -222,6 +223,15 @@ class _Reader:
 
     def value(self, d: bytes, p: int, name: str) -> tuple[t.SmlValue, str, int]:
         """SML_Value: implicit choice by TL; returns (value, value_type, position)."""
+        b = d[p] if p < len(d) else 0x01
+        typ = b & 0xF0
+        if (typ == 0x50 or typ == 0x60) and 2 <= b & 0x0F <= 9:
+            n = (b & 0x0F) - 1
+            q = p + 1
+            if q + n > len(d):
+                raise SmlSyntaxError(f"{name}: truncated integer", p)
+            signed = typ == 0x50
+            return int.from_bytes(d[q : q + n], "big", signed=signed), _INT_TYPES[b], q + n
         typ, n, q = _tl(d, p)
         if typ == 0x00:
             return d[q : q + n], "octets", q + n
@@ -247,14 +257,52 @@ class _Reader:
         raise SmlSyntaxError(f"{name}: not an SML_Value ({_TYPE_NAMES.get(typ, 'type 0x%02x' % typ)} of {n})", p)
 
     def list_entry(self, d: bytes, p: int) -> tuple[t.ListEntry, int]:
-        p = _list(d, p, 7, "ListEntry")
-        obj_name, p = _octets(d, p, "ListEntry.objName")
-        status, p = _opt_int(d, p, "ListEntry.status")
-        val_time, p = self.opt_time(d, p, "ListEntry.valTime")
-        unit, p = _opt_int(d, p, "ListEntry.unit")
-        scaler, p = _opt_int(d, p, "ListEntry.scaler")
+        # The hot path of every push frame: the usual one-byte encodings are read inline,
+        # anything else goes through the general readers. Reads past the end raise
+        # IndexError, which decode_message turns into a truncation error.
+        if d[p] == 0x77:
+            p += 1
+        else:
+            p = _list(d, p, 7, "ListEntry")
+        if d[p] == 0x07 and p + 7 <= len(d):
+            obj_name = d[p + 1 : p + 7]
+            p += 7
+        else:
+            obj_name, p = _octets(d, p, "ListEntry.objName")
+        if d[p] == 0x01:
+            status = None
+            p += 1
+        else:
+            status, p = _int(d, p, "ListEntry.status")
+        if d[p] == 0x01:
+            val_time = None
+            p += 1
+        else:
+            val_time, p = self.time(d, p, "ListEntry.valTime")
+        b = d[p]
+        if b == 0x62:
+            unit: int | None = d[p + 1]
+            p += 2
+        elif b == 0x01:
+            unit = None
+            p += 1
+        else:
+            unit, p = _int(d, p, "ListEntry.unit")
+        b = d[p]
+        if b == 0x52:
+            scaler: int | None = d[p + 1] - 256 if d[p + 1] > 127 else d[p + 1]
+            p += 2
+        elif b == 0x01:
+            scaler = None
+            p += 1
+        else:
+            scaler, p = _int(d, p, "ListEntry.scaler")
         value, vtype, p = self.value(d, p, "ListEntry.value")
-        sig, p = _opt_octets(d, p, "ListEntry.valueSignature")
+        if d[p] == 0x01:
+            sig = None
+            p += 1
+        else:
+            sig, p = _opt_octets(d, p, "ListEntry.valueSignature")
         return t.ListEntry(obj_name, value, status, val_time, unit, scaler, sig, vtype), p
 
     def period_entry(self, d: bytes, p: int) -> tuple[t.PeriodEntry, int]:
@@ -533,6 +581,13 @@ def decode_message(data: bytes, pos: int = 0, dialect: SmlDialect = TOLERANT) ->
         SmlSyntaxError: the bytes are not a well-formed message.
         SmlCrcError: the message CRC matches no variant the dialect allows.
     """
+    try:
+        return _decode_message(data, pos, dialect)
+    except IndexError:
+        raise SmlSyntaxError("truncated message", pos) from None
+
+
+def _decode_message(data: bytes, pos: int, dialect: SmlDialect) -> tuple[t.SmlMessage, int]:
     reader = _Reader(dialect)
     start = pos
     p = _list(data, pos, 6, "SML_Message")

@@ -115,6 +115,8 @@ class SmlTransportDecoder:
     def next_event(self) -> Event | _NeedData:
         """The next frame, rejection or discard, or NEED_DATA."""
         buf = self._buf
+        if len(buf) - self._scan < 8 and not self._eof:
+            return NEED_DATA  # fast path for small reads: nothing new to look at yet
         if not self._in_frame:
             i = buf.find(START)
             if i < 0:
@@ -125,7 +127,7 @@ class SmlTransportDecoder:
                 return self._discard(len(buf) - keep) or NEED_DATA
             if i > 0:
                 return self._discard(i)  # type: ignore[return-value]
-            self._in_frame = True
+            self._in_frame = True  # _scan is 0 while hunting, len(START) in a frame
             self._scan = len(START)
             self._escapes = []
         return self._scan_frame()
@@ -154,6 +156,7 @@ class SmlTransportDecoder:
         del self._buf[:size]
         self._base += size
         self._in_frame = False
+        self._scan = 0
         return FrameRejected(error, offset, size)
 
     def _scan_frame(self) -> Event | _NeedData:
@@ -211,6 +214,7 @@ class SmlTransportDecoder:
         del buf[:size]
         self._base += size
         self._in_frame = False
+        self._scan = 0
         return frame
 
     def _unescape(self, raw: bytes) -> bytes:
