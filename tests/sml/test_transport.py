@@ -76,7 +76,7 @@ def test_restart_after_lost_bytes(lost: int) -> None:
 def test_start_sequence_inside_frame_restarts() -> None:
     head = encode_frame(PAYLOAD)[:16]
     events = feed(SmlTransportDecoder(), head + encode_frame(PAYLOAD))
-    assert isinstance(events[0], FrameRejected) and "restarted" in str(events[0].error)
+    assert isinstance(events[0], FrameRejected) and "new start sequence" in str(events[0].error)
     assert isinstance(events[1], Frame)
 
 

@@ -171,13 +171,13 @@ class SmlTransportDecoder:
                 if len(buf) > self.max_frame:
                     return self._reject(i, SmlTransportError(f"frame larger than {self.max_frame} bytes", self._base))
                 if self._eof:
-                    return self._reject(len(buf), SmlTransportError("truncated: stream ended inside a frame", self._base))
+                    return self._reject(len(buf), SmlTransportError("truncated: the stream ended inside the frame", self._base + len(buf)))
                 return NEED_DATA
             tail = buf[i + 4 : i + 8]
             if i % 4:
                 if tail == b"\x01\x01\x01\x01":
                     return self._reject(
-                        i, SmlTransportError(f"frame restarted by a start sequence after {i} bytes (bytes lost)", self._base)
+                        i, SmlTransportError("new start sequence inside the frame (bytes lost)", self._base + i)
                     )
                 p = i + 1
                 continue
@@ -186,7 +186,7 @@ class SmlTransportDecoder:
                 p = i + 8
                 continue
             if tail == b"\x01\x01\x01\x01":
-                return self._reject(i, SmlTransportError(f"frame restarted by a start sequence after {i} bytes", self._base))
+                return self._reject(i, SmlTransportError("new start sequence inside the frame", self._base + i))
             if tail[0] == 0x1A:
                 return self._end_frame(i)
             return self._reject(i + 4, SmlTransportError(f"invalid escape sequence 1b1b1b1b {tail.hex()}", self._base + i))
