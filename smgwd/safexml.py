@@ -5,9 +5,10 @@ never resolves entities, never touches the network, never loads or validates a
 DTD and keeps libxml2's size and entity-amplification limits (no ``huge_tree``).
 After parsing, any document with a DOCTYPE is refused: none of our formats has
 one, and refusing it covers entity declarations (XXE, "billion laughs") whatever
-libxml2 did with them. Schemas are shipped inside the package and loaded with the
-same parser; their ``xs:include``/``xs:import`` can reach only sibling resources
-of the same package, through :class:`_PackageResolver`.
+libxml2 did with them. Comments and processing instructions are dropped while
+parsing, so callers see elements and text only. Schemas are shipped inside the
+package and loaded with the same parser; their ``xs:include``/``xs:import`` can
+reach only sibling resources of the same package.
 
 Everything that goes wrong comes out as :class:`XmlError` (a ``ValueError``) with
 the line number when libxml2 knows it.
@@ -62,7 +63,7 @@ def parse_xml(data: bytes, schema: etree.XMLSchema | None = None) -> etree._Elem
         raise XmlError(f"malformed XML: {exc.msg}", exc.lineno) from None
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise XmlError("a DOCTYPE is not allowed (entity declarations are refused)", 1)
+        raise XmlError("a DOCTYPE is not allowed (entity declarations are refused)")
     if schema is not None and not schema.validate(root):
         error = schema.error_log.last_error
         if error is None:
@@ -71,7 +72,7 @@ def parse_xml(data: bytes, schema: etree.XMLSchema | None = None) -> etree._Elem
     return root
 
 
-class _PackageResolver(etree.Resolver):  # type: ignore[misc]  # lxml is untyped
+class _PackageResolver(etree.Resolver):
     """Serves ``xs:include``/``xs:import`` from the schema's own package directory only."""
 
     def __init__(self, directory: resources.abc.Traversable) -> None:
@@ -88,7 +89,9 @@ class _PackageResolver(etree.Resolver):  # type: ignore[misc]  # lxml is untyped
 
 @functools.lru_cache(maxsize=None)
 def load_schema(package: str, name: str) -> etree.XMLSchema:
-    """Load (once) the XSD ``name`` shipped in ``package``, e.g. ``("smgwd.cosem", "schemas/x.xsd")``.
+    """Load (once) the XSD ``name`` shipped in ``package``.
+
+    Example: ``load_schema("smgwd.cosem", "schemas/cosem-ldev.xsd")``.
 
     The returned schema is shared: validate with it from one thread at a time.
     """

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         results = [decode_bare_messages(data, profile, crc)]
 
     records: list[dict[str, Any]] = []
+    readings = []
     rejected = False
     for result in results:
         if isinstance(result, FrameFailed):
@@ -81,10 +82,16 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 number = message.body.attention_no
                 print(f"frame {result.index}: attention {number.hex()}: {attention_text(number)}", file=sys.stderr)
         records.extend(reading_record(r, "sml", frame=result.index) for r in result.readings)
+        readings.extend(result.readings)
     if not results:
         print("no SML frame or message found in the input", file=sys.stderr)
         rejected = True
-    if args.format == "table":
+    if args.format == "xml":
+        from smgwd.cosem import xml_josef
+        from smgwd.meters.cosem_map import logical_devices
+
+        sys.stdout.buffer.write(xml_josef.encode(logical_devices(readings)))
+    elif args.format == "table":
         write_table(records, sys.stdout)
     else:
         write_jsonl(records, sys.stdout)

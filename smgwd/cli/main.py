@@ -54,7 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sml.add_argument("--profile", default="generic", metavar="NAME", help="meter profile (see --list-profiles)")
     sml.add_argument("--list-profiles", action="store_true", help="list the meter profiles and exit")
-    sml.add_argument("--format", choices=("jsonl", "table"), default="jsonl", help="output format (default jsonl)")
+    sml.add_argument(
+        "--format", choices=("jsonl", "table", "xml"), default="jsonl",
+        help="output: JSON Lines (default), a table, or COSEM/XML (one logical device per meter)",
+    )
     return parser
 
 

@@ -128,9 +128,6 @@ class DlmsValue:
             DataType.FLOAT32, DataType.FLOAT64)
 
 
-NULL = DlmsValue(DataType.NULL_DATA)
-
-
 def _check(kind: DataType, value: object) -> str | None:
     """Why ``value`` does not fit ``kind``, or None when it does."""
     if kind is DataType.NULL_DATA:
@@ -187,3 +184,7 @@ def _check_compound(kind: DataType, value: object) -> str | None:
     if kind is DataType.ARRAY and len({v.type for v in value}) > 1:
         return "array elements must all have one type"
     return None
+
+
+#: The null-data value.
+NULL = DlmsValue(DataType.NULL_DATA)

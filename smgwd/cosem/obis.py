@@ -46,7 +46,7 @@ class Obis:
 
     @classmethod
     def parse(cls, text: str) -> Obis:
-        """Read ``1-0:1.8.0*255``, ``1-0:1.8.0`` (F = 255), ``1.0.1.8.0.255`` or ``0100010800ff``."""
+        """Read ``1-0:1.8.0*255``, ``1-0:1.8.0`` (F = 255), ``1.0.1.8.0.255``, ``0100010800ff``."""
         if not isinstance(text, str):
             raise ObisError(f"OBIS code must be text, got {type(text).__name__}")
         stripped = text.strip()
@@ -61,7 +61,7 @@ class Obis:
         return cls(*groups)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> Obis:
+    def from_bytes(cls, data: bytes | bytearray | memoryview) -> Obis:
         """Read the 6-byte octet-string form used on the wire."""
         if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) != 6:
             raise ObisError(f"an OBIS code is exactly 6 bytes, got {data!r}")

@@ -1,0 +1,1 @@
+"""smgw-emp, the lab EMP endpoint."""

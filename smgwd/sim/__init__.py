@@ -1,0 +1,1 @@
+"""smgw-sim, the meter simulator."""
