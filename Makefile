@@ -22,9 +22,14 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## demo: decode a bundled real meter capture and print its readings
+## demo: decode bundled real meter captures and print their readings
 demo: $(STAMP)
-	$(VENV)/bin/smgwctl decode sml --format table smgwd/samples/emh_ehz_vzlogger.hex
+	@echo "== EMH eHZ push frame (vzlogger test capture) =="
+	$(VENV)/bin/smgwctl decode sml --format table tests/data/sml/emh_ehz_vzlogger.hex
+	@echo "== Holley DTZ541 on RS-485: CRC-16/KERMIT, bare valTime =="
+	$(VENV)/bin/smgwctl decode sml --format table tests/data/sml/holley_dtz541_rs485_kermit.hex
+	@echo "== DZG DVS-7412 with its sign bug fixed by the dzg-dvs74 profile =="
+	$(VENV)/bin/smgwctl decode sml --format table --profile dzg-dvs74 tests/data/sml/dzg_dvs7412_signbug.hex
 
 ## bench: decoder benchmarks next to the peers (smllib, pysml)
 bench: $(STAMP)
