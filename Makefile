@@ -35,6 +35,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
+## lint: static type check (mypy, settings in pyproject.toml)
+lint: $(STAMP)
+	$(PY) -m mypy smgwd
+
 ## fuzz: the long fuzz run (not part of CI)
 fuzz: $(STAMP)
 	$(PY) -m pytest -q -m fuzz -p no:cacheprovider tests

@@ -23,12 +23,12 @@ def _reverse16(value: int) -> int:
     return (_BIT_REVERSE[value & 0xFF] << 8) | _BIT_REVERSE[value >> 8]
 
 
-def crc16_x25(data: bytes) -> int:
+def crc16_x25(data: bytes | bytearray) -> int:
     """CRC-16/X-25 of ``data`` (the register value, before wire byte order)."""
     return _reverse16(crc_hqx(data.translate(_BIT_REVERSE), 0xFFFF)) ^ 0xFFFF
 
 
-def crc16_kermit(data: bytes) -> int:
+def crc16_kermit(data: bytes | bytearray) -> int:
     """CRC-16/KERMIT of ``data`` (the register value, before wire byte order)."""
     return _reverse16(crc_hqx(data.translate(_BIT_REVERSE), 0))
 
@@ -62,7 +62,7 @@ def sml_wire_value(kind: CrcKind, register: int) -> int:
     return register
 
 
-def match_sml_crc(policy: CrcPolicy, data: bytes, wire: int) -> CrcKind | None:
+def match_sml_crc(policy: CrcPolicy, data: bytes | bytearray, wire: int) -> CrcKind | None:
     """Check the CRC ``wire`` (the wire bytes read as a big-endian number) over ``data``.
 
     Returns the kind that matched (``UNCHECKED`` with policy ``off``), or None.

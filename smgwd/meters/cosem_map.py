@@ -10,17 +10,28 @@ DLMS integer type that holds it, and scaler/unit as sent.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterable
 
-from smgwd.cosem.classes import CosemObject, Data, ExtendedRegister, LogicalDevice, Register
+from smgwd.cosem.classes import (
+    CaptureObject,
+    CosemObject,
+    Data,
+    ExtendedRegister,
+    LogicalDevice,
+    ProfileGeneric,
+    Register,
+    to_structure,
+)
 from smgwd.cosem.cosemtime import UNSPECIFIED_DATE_TIME, datetime_to_cosem
 from smgwd.cosem.datatypes import NULL, DataType, DlmsValue
 from smgwd.cosem.obis import Obis
 from smgwd.reading import Reading
 
-__all__ = ["cosem_object", "logical_devices"]
+__all__ = ["cosem_object", "load_profile", "logical_devices"]
 
 UNIT_NONE = 255  # DLMS "count" / no unit
+LOAD_PROFILE = Obis(1, 0, 99, 1, 0)  # load profile 1
 
 
 def _value(raw: int | bytes | bool) -> DlmsValue:
@@ -56,3 +67,52 @@ def logical_devices(readings: Iterable[Reading]) -> list[LogicalDevice]:
         LogicalDevice(meter, tuple(cosem_object(r) for r in by_obis.values()))
         for meter, by_obis in latest.items()
     ]
+
+
+def _capture_time(reading: Reading) -> datetime | None:
+    if reading.meter_time is not None and reading.meter_time.as_datetime() is not None:
+        return reading.meter_time.as_datetime()
+    return reading.gateway_time
+
+
+def load_profile(
+    readings: Iterable[Reading], logical_name: Obis = LOAD_PROFILE, capture_period: int = 900
+) -> ProfileGeneric:
+    """A Profile Generic of one meter's numeric readings: a row per capture time.
+
+    The capture time is the meter's date where it sent one, else the gateway's
+    time; a reading with neither has no place in a profile and raises ValueError.
+    Columns are Extended Registers in order of first appearance; a row without a
+    value for a column holds null-data there.
+    """
+    rows: dict[datetime, dict[Obis, Reading]] = {}
+    columns: dict[Obis, None] = {}
+    for reading in readings:
+        if isinstance(reading.raw, (bool, bytes)):
+            continue
+        when = _capture_time(reading)
+        if when is None:
+            raise ValueError(f"{reading.obis}: no date to place it in a load profile (only a seconds index)")
+        rows.setdefault(when, {})[reading.obis] = reading
+        columns.setdefault(reading.obis)
+    buffer = []
+    for when in sorted(rows):
+        cells = []
+        for obis in columns:
+            reading = rows[when].get(obis)
+            if reading is None:
+                cells.append(NULL)
+                continue
+            status = NULL if reading.status is None else DlmsValue.for_int(reading.status, signed_hint=False)
+            unit = UNIT_NONE if reading.unit is None else reading.unit
+            register = ExtendedRegister(obis, _value(reading.raw), reading.scaler, unit, status, datetime_to_cosem(when))
+            cells.append(to_structure(register))
+        buffer.append(tuple(cells))
+    return ProfileGeneric(
+        logical_name,
+        tuple(buffer),
+        tuple(CaptureObject(4, obis, 0, 0) for obis in columns),
+        capture_period,
+        entries_in_use=len(buffer),
+        profile_entries=len(buffer),
+    )

@@ -16,7 +16,7 @@ from smgwd.codec.crc import CrcPolicy
 from smgwd.codec.sml import types as t
 from smgwd.codec.sml.decoder import decode_messages
 from smgwd.codec.sml.errors import SmlError
-from smgwd.codec.sml.transport import NEED_DATA, BytesDiscarded, Frame, SmlTransportDecoder
+from smgwd.codec.sml.transport import NEED_DATA, BytesDiscarded, Frame, FrameRejected, SmlTransportDecoder
 from smgwd.meters.sml_profiles import SmlProfile
 from smgwd.meters.sml_readings import readings_from_messages
 from smgwd.reading import Reading
@@ -74,7 +74,7 @@ class SmlFrameReader:
             self._frames += 1
             if isinstance(event, Frame):
                 out.append(self._decode(index, event))
-            else:
+            elif isinstance(event, FrameRejected):
                 out.append(FrameFailed(index, event.offset, event.size, str(event.error)))
 
     def _decode(self, index: int, frame: Frame) -> FrameDecoded | FrameFailed:

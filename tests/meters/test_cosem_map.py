@@ -74,3 +74,58 @@ def test_one_logical_device_per_meter_and_xml_roundtrip() -> None:
     assert xml_josef.decode(document) == devices  # decode validates against the XSD
     assert b'<object id="1.0.1.8.1.255" class-id="4" version="0">' in document
     assert b"<ulong>147967771</ulong>" in document  # vzlogger's 14796777.1 Wh, raw, as jOSEF's <ulong>
+
+
+def test_load_profile_in_k461_shape_roundtrip() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from smgwd.cosem import xml_k461
+    from smgwd.meters.cosem_map import load_profile
+    from smgwd.reading import Reading
+
+    start = datetime(2026, 3, 29, 0, 0, tzinfo=timezone.utc)
+    e180, p1670 = Obis(1, 0, 1, 8, 0), Obis(1, 0, 16, 7, 0)
+    readings = []
+    for k in range(4):
+        at = start + timedelta(minutes=15 * k)
+        readings.append(Reading("1EMH0012345678", e180, 100_000 + 250 * k, -1, 30, 0x104, gateway_time=at))
+        if k != 2:  # one missing power value: that cell stays empty
+            readings.append(Reading("1EMH0012345678", p1670, 1000 - k, 0, 27, gateway_time=at))
+    profile = load_profile(readings)
+    assert [c.logical_name for c in profile.capture_objects] == [e180, p1670]
+    assert len(profile.buffer) == 4 and profile.buffer[2][1].type is DataType.NULL_DATA
+    document = xml_k461.encode(profile, "1EMH0012345678")
+    meter, back = xml_k461.decode(document)
+    assert meter == "1EMH0012345678"
+    assert back.buffer == profile.buffer and back.capture_objects == profile.capture_objects
+    assert b"0100010800ff.1EMH0012345678.sm" in document
+
+
+def test_load_profile_refuses_seconds_index_only() -> None:
+    _, readings = decode("dzg_dvs7412_signbug")
+    from smgwd.meters.cosem_map import load_profile
+
+    with pytest.raises(ValueError, match="seconds index"):
+        load_profile(readings)
+
+
+def test_get_proc_parameter_tree_maps_to_registers() -> None:
+    # the jOSEF flow's second step: object details as a GetProcParameter.Res tree
+    from smgwd.codec.sml import decode_message, encode_message
+    from smgwd.codec.sml import types as t
+    from smgwd.meters.sml_readings import readings_from_messages
+
+    e181 = bytes.fromhex("0100010801ff")
+    e281 = bytes.fromhex("0100020801ff")
+    tree = t.SmlTree(b"\x81\x81\xc7\x82\x03\xff", None, (
+        t.SmlTree(e181, t.ProcParValue(t.ProcParKind.PERIOD_ENTRY, t.PeriodEntry(e181, 30, 0, 23051550, None, "u32"))),
+        t.SmlTree(e281, t.ProcParValue(t.ProcParKind.LIST_ENTRY, t.ListEntry(e281, 42, 0x182, None, 30, 0, None, "u32"))),
+    ))
+    wire = encode_message(t.SmlMessage(b"\x01", t.GetProcParameterResponse(b"\x0a\x01UTB\x00\x00\x00\x00\x01", (e181,), tree)))
+    message, _ = decode_message(wire)
+    result = readings_from_messages([message], get_profile("generic"))
+    (device,) = logical_devices(result.readings)
+    objects = {o.logical_name: o for o in device.objects}
+    assert isinstance(objects[Obis(1, 0, 1, 8, 1)], Register) and objects[Obis(1, 0, 1, 8, 1)].value.value == 23051550
+    assert isinstance(objects[Obis(1, 0, 2, 8, 1)], ExtendedRegister) and objects[Obis(1, 0, 2, 8, 1)].status.value == 0x182
+    assert not result.problems

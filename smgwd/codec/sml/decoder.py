@@ -19,7 +19,7 @@ allows them, and each one accepted is named in ``SmlMessage.quirks``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from smgwd.codec.crc import CrcPolicy, match_sml_crc
 from smgwd.codec.sml import types as t
@@ -318,17 +318,22 @@ class _Reader:
         p = _list(d, p, 23, "TupelEntry")
         server_id, p = _octets(d, p, "TupelEntry.serverId")
         sec_index, p = self.time(d, p, "TupelEntry.secIndex")
-        ints: list[int] = []
-        sigs: list[bytes] = []
-        # status, then (unit, scaler, value) x3, signature, (unit, scaler, value) x3, signature
         status, p = _int(d, p, "TupelEntry.status")
-        for _half in range(2):
-            for _ in range(9):
-                value, p = _int(d, p, "TupelEntry.register")
-                ints.append(value)
-            sig, p = _octets(d, p, "TupelEntry.signature")
-            sigs.append(sig)
-        return t.TupelEntry(server_id, sec_index, status, *ints[:9], sigs[0], *ints[9:], sigs[1]), p
+        # (unit, scaler, value) for pA, R1, R4, a signature, then for mA, R2, R3, a signature
+        regs: list[int] = []
+        for _ in range(9):
+            value, p = _int(d, p, "TupelEntry.register")
+            regs.append(value)
+        sig_a, p = _octets(d, p, "TupelEntry.signature_pA_R1_R4")
+        for _ in range(9):
+            value, p = _int(d, p, "TupelEntry.register")
+            regs.append(value)
+        sig_b, p = _octets(d, p, "TupelEntry.signature_mA_R2_R3")
+        u = regs
+        return t.TupelEntry(
+            server_id, sec_index, status, u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], sig_a,
+            u[9], u[10], u[11], u[12], u[13], u[14], u[15], u[16], u[17], sig_b,
+        ), p
 
     def proc_par_value(self, d: bytes, p: int) -> tuple[t.ProcParValue, int]:
         p = _list(d, p, 2, "ProcParValue")
@@ -553,7 +558,7 @@ class _Reader:
         return t.AttentionResponse(server_id, number, msg, details), p
 
 
-_BODY_READERS: dict[int, Callable[[_Reader, bytes, int], tuple[t.MessageBody, int]]] = {
+_BODY_READERS: dict[int, Callable[[_Reader, bytes, int], tuple[Any, int]]] = {
     0x0100: _Reader.open_request,
     0x0101: _Reader.open_response,
     0x0200: _Reader.close_request,
