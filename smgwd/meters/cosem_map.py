@@ -99,13 +99,13 @@ def load_profile(
     for when in sorted(rows):
         cells = []
         for obis in columns:
-            reading = rows[when].get(obis)
-            if reading is None:
+            cell = rows[when].get(obis)
+            if cell is None:
                 cells.append(NULL)
                 continue
-            status = NULL if reading.status is None else DlmsValue.for_int(reading.status, signed_hint=False)
-            unit = UNIT_NONE if reading.unit is None else reading.unit
-            register = ExtendedRegister(obis, _value(reading.raw), reading.scaler, unit, status, datetime_to_cosem(when))
+            status = NULL if cell.status is None else DlmsValue.for_int(cell.status, signed_hint=False)
+            unit = UNIT_NONE if cell.unit is None else cell.unit
+            register = ExtendedRegister(obis, _value(cell.raw), cell.scaler, unit, status, datetime_to_cosem(when))
             cells.append(to_structure(register))
         buffer.append(tuple(cells))
     return ProfileGeneric(
