@@ -42,6 +42,12 @@ def _value(raw: int | bytes | bool) -> DlmsValue:
     return DlmsValue(DataType.OCTET_STRING, bytes(raw))
 
 
+def _extended_register(reading: Reading, capture_time: bytes) -> ExtendedRegister:
+    status = NULL if reading.status is None else DlmsValue.for_int(reading.status, signed_hint=False)
+    unit = UNIT_NONE if reading.unit is None else reading.unit
+    return ExtendedRegister(reading.obis, _value(reading.raw), reading.scaler, unit, status, capture_time)
+
+
 def cosem_object(reading: Reading) -> CosemObject:
     """The COSEM object that holds one reading."""
     raw = reading.raw
@@ -49,13 +55,11 @@ def cosem_object(reading: Reading) -> CosemObject:
     numeric = isinstance(raw, int) and not isinstance(raw, bool)
     if not numeric or (reading.unit is None and not reading.scaler):
         return Data(reading.obis, value)
-    unit = UNIT_NONE if reading.unit is None else reading.unit
     captured = reading.meter_time.as_datetime() if reading.meter_time else None
     if reading.status is None and captured is None:
+        unit = UNIT_NONE if reading.unit is None else reading.unit
         return Register(reading.obis, value, reading.scaler, unit)
-    status = NULL if reading.status is None else DlmsValue.for_int(reading.status, signed_hint=False)
-    capture_time = UNSPECIFIED_DATE_TIME if captured is None else datetime_to_cosem(captured)
-    return ExtendedRegister(reading.obis, value, reading.scaler, unit, status, capture_time)
+    return _extended_register(reading, UNSPECIFIED_DATE_TIME if captured is None else datetime_to_cosem(captured))
 
 
 def logical_devices(readings: Iterable[Reading]) -> list[LogicalDevice]:
@@ -103,10 +107,7 @@ def load_profile(
             if cell is None:
                 cells.append(NULL)
                 continue
-            status = NULL if cell.status is None else DlmsValue.for_int(cell.status, signed_hint=False)
-            unit = UNIT_NONE if cell.unit is None else cell.unit
-            register = ExtendedRegister(obis, _value(cell.raw), cell.scaler, unit, status, datetime_to_cosem(when))
-            cells.append(to_structure(register))
+            cells.append(to_structure(_extended_register(cell, datetime_to_cosem(when))))
         buffer.append(tuple(cells))
     return ProfileGeneric(
         logical_name,
