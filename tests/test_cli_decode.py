@@ -98,3 +98,24 @@ def test_decode_imports_only_what_decoding_needs() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=60, check=True)
     assert done.stdout.decode().strip() == "[]"
+
+
+def test_tolerated_deviations_are_named_and_strict_rejects_them() -> None:
+    capture = str(DATA / "holley_dtz541_zdba.hex")  # valTime sent as a bare Unsigned32
+    done = smgwctl("decode", "sml", capture)
+    assert done.returncode == 0
+    assert all(r["tolerated"] == ["bare_time"] for r in lines(done.stdout))
+    strict = smgwctl("decode", "sml", "--profile", "strict", capture)
+    assert strict.returncode == 2 and not strict.stdout
+    assert strict.stderr.decode().count("bare_time is off") == 3  # one line per frame
+
+
+def test_output_to_a_closed_pipe_is_quiet() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smgwd.cli.main", "decode", "sml", str(DATA / "holley_dtz541_zdba.hex")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert b"Traceback" not in proc.stderr.read()

@@ -81,7 +81,11 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             if isinstance(message.body, AttentionResponse):
                 number = message.body.attention_no
                 print(f"frame {result.index}: attention {number.hex()}: {attention_text(number)}", file=sys.stderr)
-        records.extend(reading_record(r, "sml", frame=result.index) for r in result.readings)
+        tolerated = sorted({quirk for message in result.messages for quirk in message.quirks})
+        extra: dict[str, Any] = {"frame": result.index}
+        if tolerated:
+            extra["tolerated"] = tolerated  # deviations from SML v1.04 the profile accepted in this frame
+        records.extend(reading_record(r, "sml", **extra) for r in result.readings)
         readings.extend(result.readings)
     if not results:
         print("no SML frame or message found in the input", file=sys.stderr)

@@ -81,8 +81,9 @@ class SmlFrameReader:
         try:
             messages = decode_messages(frame.payload, self.dialect)
         except SmlError as error:
-            # offsets in the error are payload offsets; name the frame's wire offset too
-            return FrameFailed(index, frame.offset, frame.size, f"{error} in payload")
+            # the error's offset counts in the un-escaped payload, not on the wire
+            where = "" if error.offset is None else f" (payload byte {error.offset})"
+            return FrameFailed(index, frame.offset, frame.size, error.what + where)
         result = readings_from_messages(messages, self.profile)
         return FrameDecoded(index, frame.offset, messages, result.readings, result.problems)
 
