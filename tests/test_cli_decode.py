@@ -115,7 +115,8 @@ def test_output_to_a_closed_pipe_is_quiet() -> None:
         [sys.executable, "-m", "smgwd.cli.main", "decode", "sml", str(DATA / "holley_dtz541_zdba.hex")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
-    proc.stdout.readline()
-    proc.stdout.close()
-    assert proc.wait(timeout=60) == 0
-    assert b"Traceback" not in proc.stderr.read()
+    with proc:
+        proc.stdout.readline()
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 0
+        assert b"Traceback" not in proc.stderr.read()
