@@ -7,8 +7,9 @@ only what decoding needs.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+
+from smgwd.cli.pipes import quiet_on_broken_pipe
 
 __all__ = ["main", "build_parser"]
 
@@ -66,15 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run smgwctl; returns the process exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        if args.command == "decode" and args.protocol == "sml":
-            from smgwd.cli.decode_sml import run
+    if args.command == "decode" and args.protocol == "sml":
+        from smgwd.cli.decode_sml import run
 
-            return run(args, parser)
-    except BrokenPipeError:
-        # the reader went away (``| head``): stop quietly, as other tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return quiet_on_broken_pipe(lambda: run(args, parser))
     parser.error("unknown command")  # argparse exits with status 2 here; unreachable otherwise
     return 1
 

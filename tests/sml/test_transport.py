@@ -138,3 +138,11 @@ def test_transport_errors_name_offsets() -> None:
     assert events[0].offset == 5
     assert events[0].error.offset is not None and events[0].error.offset > 5
     assert isinstance(events[0].error, (SmlCrcError, SmlTransportError))
+
+
+def test_oversized_frame_arriving_whole_is_rejected() -> None:
+    big = encode_frame(bytes(2000))
+    (event,) = feed(SmlTransportDecoder(max_frame=1024), big)
+    assert isinstance(event, FrameRejected) and "larger than 1024" in str(event.error)
+    (event,) = feed(SmlTransportDecoder(max_frame=4096), big)
+    assert isinstance(event, Frame)

@@ -194,6 +194,8 @@ class SmlTransportDecoder:
     def _end_frame(self, i: int) -> Event:
         buf = self._buf
         size = i + 8
+        if size > self.max_frame:
+            return self._reject(size, SmlTransportError(f"frame larger than {self.max_frame} bytes", self._base))
         pad = buf[i + 5]
         if pad > 3:
             return self._reject(size, SmlTransportError(f"padding count {pad} > 3", self._base + i + 5))

@@ -1,0 +1,205 @@
+"""smgw-sim configuration: one XML file (as in jOSEF) for the simulator and its meters.
+
+How this works: the file is parsed by :mod:`smgwd.safexml` (no entities, no
+network) and validated against ``schemas/sim-config.xsd``; then the checks a
+schema cannot express run here (unique ids, listener references, OBIS codes,
+tariff periods on quarter hours). Every error is one :class:`SimConfigError`
+naming the file, the line and the element. The result is a frozen
+:class:`SimConfig` that the program hands on; nothing else reads the XML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from smgwd.codec.crc import CrcKind
+from smgwd.cosem.obis import Obis, ObisError
+from smgwd.safexml import XmlError, load_schema, parse_xml
+from smgwd.sim.meter import DEFAULT_OBJECTS, MeterSpec, PvSpec, TariffPeriod
+
+__all__ = ["SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "load_config", "parse_config"]
+
+SCHEMA = ("smgwd.sim", "schemas/sim-config.xsd")
+
+
+class SimConfigError(ValueError):
+    """A configuration that cannot run, with file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSettings:
+    mode: str = "accelerated"  # real | accelerated | stepped
+    start: float | None = None  # simulated UTC start; None = now
+    quarter_hour_seconds: float = 4.0
+    resolution_ms: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TcpListener:
+    id: str
+    host: str
+    port: int
+    meters: tuple[str, ...]
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SerialListener:
+    id: str
+    device: str  # a device path, a pyserial URL, or "pty" for a pty pair made by the simulator
+    meter: str
+    baud: int = 9600
+    parity: str = "N"
+    interval_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    time: TimeSettings
+    tcp: tuple[TcpListener, ...]
+    serial: tuple[SerialListener, ...]
+    meters: tuple[MeterSpec, ...]
+    source: str = "<config>"
+
+    def meter(self, meter_id: str) -> MeterSpec:
+        return next(m for m in self.meters if m.id == meter_id)
+
+
+def load_config(path: str | Path) -> SimConfig:
+    """Read and check a configuration file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SimConfigError(f"{path}: cannot read: {error.strerror}") from None
+    return parse_config(data, str(path))
+
+
+def parse_config(data: bytes, source: str = "<config>") -> SimConfig:
+    """Check a configuration document; errors name ``source`` and the line."""
+    try:
+        root = parse_xml(data, load_schema(*SCHEMA))
+    except XmlError as error:
+        where = f"{source}:{error.line}" if error.line else source
+        raise SimConfigError(f"{where}: {error.what}") from None
+    return _Builder(source).build(root)
+
+
+class _Builder:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, element: Any, what: str) -> SimConfigError:
+        return SimConfigError(f"{self.source}:{element.sourceline}: <{element.tag}>: {what}")
+
+    def build(self, root: Any) -> SimConfig:
+        time_el = root.find("time")
+        meters = tuple(self.meter(el) for el in root.iterfind("meters/meter"))
+        ids = [m.id for m in meters]
+        for el, meter_id in zip(root.iterfind("meters/meter"), ids):
+            if ids.count(meter_id) > 1:
+                raise self.fail(el, f"meter id {meter_id!r} is used twice")
+        tcp = tuple(self.tcp(el, ids) for el in root.iterfind("listeners/tcp"))
+        serial = tuple(self.serial(el, ids) for el in root.iterfind("listeners/serial"))
+        listener_ids = [x.id for x in tcp] + [x.id for x in serial]
+        for el in root.iterfind("listeners/*"):
+            if listener_ids.count(el.get("id")) > 1:
+                raise self.fail(el, f"listener id {el.get('id')!r} is used twice")
+        ports = [(x.host, x.port) for x in tcp if x.port]
+        for el, listener in zip(root.iterfind("listeners/tcp"), tcp):
+            if listener.port and ports.count((listener.host, listener.port)) > 1:
+                raise self.fail(el, f"port {listener.port} on {listener.host} is used twice")
+        return SimConfig(self.time(time_el), tcp, serial, meters, self.source)
+
+    def time(self, el: Any) -> TimeSettings:
+        if el is None:
+            return TimeSettings()
+        get = el.get
+        start = get("start")
+        when = None
+        if start is not None:
+            moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                raise self.fail(el, f"start {start!r} needs a time zone (e.g. 2025-01-01T00:00:00Z)")
+            when = moment.astimezone(timezone.utc).timestamp()
+        return TimeSettings(get("mode", "accelerated"), when, float(get("quarter-hour-seconds", "4")),
+                            int(get("resolution-ms", "1000")))
+
+    def tcp(self, el: Any, meter_ids: list[str]) -> TcpListener:
+        refs = tuple(m.get("ref") for m in el.iterfind("meter"))
+        for m, ref in zip(el.iterfind("meter"), refs):
+            if ref not in meter_ids:
+                raise self.fail(m, f"no meter with id {ref!r}")
+        auth = el.find("auth")
+        get = el.get
+        return TcpListener(
+            get("id"), get("host", "127.0.0.1"), int(get("port", "33333")), refs,
+            auth.get("username") if auth is not None else None,
+            auth.get("password") if auth is not None else None,
+        )
+
+    def serial(self, el: Any, meter_ids: list[str]) -> SerialListener:
+        get = el.get
+        if get("meter") not in meter_ids:
+            raise self.fail(el, f"no meter with id {get('meter')!r}")
+        return SerialListener(get("id"), get("device"), get("meter"), int(get("baud", "9600")),
+                              get("parity", "N"), float(get("interval-seconds", "1")))
+
+    def meter(self, el: Any) -> MeterSpec:
+        get = el.get
+        consumption = el.find("consumption")
+        infeed = el.find("infeed")
+        imitate = el.find("imitate")
+        pv = None
+        if infeed is not None:
+            pv = PvSpec(float(infeed.get("annual-kwh")), float(infeed.get("latitude", "48.52")),
+                        float(infeed.get("longitude", "9.06")), float(infeed.get("tilt", "30")),
+                        float(infeed.get("azimuth", "180")))
+        objects: tuple[Obis, ...] = DEFAULT_OBJECTS
+        if el.find("objects") is not None:
+            objects = tuple(self.obis(o) for o in el.iterfind("objects/object"))
+        return MeterSpec(
+            id=get("id"),
+            serial=int(get("serial")),
+            manufacturer=get("manufacturer", "SIM"),
+            profile=consumption.get("profile", "h0"),
+            annual_kwh=float(consumption.get("annual-kwh")),
+            dynamic=consumption.get("dynamic", "true") in ("true", "1"),
+            pv=pv,
+            phases=int(get("phases", "3")),
+            tariff=tuple(self.period(p) for p in el.iterfind("tariff/period")),
+            seed=int(get("seed", "0")),
+            objects=objects,
+            initial_import_wh=float(get("initial-import-kwh", "0")) * 1000,
+            initial_export_wh=float(get("initial-export-kwh", "0")) * 1000,
+            crc=CrcKind.KERMIT if imitate is not None and imitate.get("crc") == "kermit" else CrcKind.X25,
+            bare_valtime=imitate is not None and imitate.get("bare-valtime", "false") in ("true", "1"),
+        )
+
+    def obis(self, el: Any) -> Obis:
+        text = el.get("obis")
+        try:
+            obis = Obis.parse(text)
+        except ObisError as error:
+            raise self.fail(el, str(error)) from None
+        if obis not in DEFAULT_OBJECTS:
+            known = ", ".join(str(o) for o in DEFAULT_OBJECTS)
+            raise self.fail(el, f"the simulator has no object {obis} (it has: {known})")
+        return obis
+
+    def period(self, el: Any) -> TariffPeriod:
+        start, end = (self.minutes(el.get(k)) for k in ("from", "to"))
+        if start % 15 or end % 15:
+            raise self.fail(el, "tariff periods start and end on quarter hours")
+        if end <= start:
+            raise self.fail(el, f"'to' ({el.get('to')}) must be after 'from' ({el.get('from')})")
+        return TariffPeriod(start, end, int(el.get("register")))
+
+    @staticmethod
+    def minutes(text: str) -> int:
+        hours, minutes = text.split(":")
+        return int(hours) * 60 + int(minutes)
