@@ -135,7 +135,8 @@ class SimMeter:
         start = clock.now()
         self.start = start
         self._t = start
-        self._slp = StandardLoadProfile(spec.profile, spec.annual_kwh, dynamic=spec.dynamic)
+        # dynamisation exists for H0 only; other profiles ignore the setting
+        self._slp = StandardLoadProfile(spec.profile, spec.annual_kwh, dynamic=spec.dynamic and spec.profile == "h0")
         self._pv = (
             PvProfile(spec.pv.annual_kwh, spec.pv.latitude, spec.pv.longitude, spec.pv.tilt_deg,
                       spec.pv.azimuth_deg, seed=spec.seed)

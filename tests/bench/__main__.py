@@ -1,5 +1,10 @@
-"""Run every benchmark: ``python -m tests.bench``."""
+"""Run every benchmark: ``python -m tests.bench`` (or one: ``python -m tests.bench sim``)."""
 
-from tests.bench import sml_decode
+import sys
 
-sml_decode.main()
+from tests.bench import sim_push, sml_decode
+
+BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main}
+
+for name in sys.argv[1:] or list(BENCHMARKS):
+    BENCHMARKS[name]()
