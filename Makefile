@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv test demo bench fuzz lint clean
+.PHONY: all venv host-deps test demo bench fuzz lint clean
 
 all: test
 
@@ -18,12 +18,17 @@ $(STAMP): pyproject.toml deploy/host-deps.sh
 
 venv: $(STAMP)
 
+## host-deps: what the tests need from Debian (python3-venv, a chronyd binary for NTP tests)
+host-deps:
+	PYTHON=$(PYTHON) sh deploy/host-deps.sh
+
 ## test: the whole test suite
-test: $(STAMP)
+test: $(STAMP) host-deps
 	$(PY) -m pytest -q
 
-## demo: decode bundled real meter captures and print their readings
+## demo: simulator + gateway on loopback for 20 s (live view), then decode real captures
 demo: $(STAMP)
+	$(VENV)/bin/smgwd demo --duration 20
 	@echo "== EMH eHZ push frame (vzlogger test capture) =="
 	$(VENV)/bin/smgwctl decode sml --format table tests/data/sml/emh_ehz_vzlogger.hex
 	@echo "== Holley DTZ541 on RS-485: CRC-16/KERMIT, bare valTime =="

@@ -7,6 +7,7 @@ only what decoding needs.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from smgwd.cli.pipes import quiet_on_broken_pipe
@@ -29,6 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="smgwctl",
         description="Operator tool of the smgwd smart meter gateway.",
+    )
+    parser.add_argument(
+        "--config", default="/etc/smgwd/smgwd.toml", metavar="PATH",
+        help="gateway configuration file (default: /etc/smgwd/smgwd.toml)",
+    )
+    parser.add_argument(
+        "--db", metavar="PATH",
+        help="the store's database file, instead of the [store] path of the configuration",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -60,7 +69,84 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("jsonl", "table", "xml"), default="jsonl",
         help="output: JSON Lines (default), a table, or COSEM/XML (one logical device per meter)",
     )
+
+    config = commands.add_parser(
+        "config",
+        help="work with the gateway configuration",
+        description="Work with the gateway configuration file (see --config).",
+    )
+    config_actions = config.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = config_actions.add_parser(
+        "check",
+        help="check the configuration as smgwd would load it and summarise it",
+        description=(
+            "Load the configuration file exactly as smgwd does (password files included) and print "
+            "a one-paragraph summary. Exit status: 0 valid, 78 (EX_CONFIG) invalid, with the one-line "
+            "error on stderr, 1 usage error."
+        ),
+    )
+    check.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="gateway configuration file")
+    _add_store_commands(commands)
     return parser
+
+
+#: store command -> (module, function); imported only when that command runs
+STORE_COMMANDS = {
+    "status": ("smgwd.cli.status", "run_status"),
+    "meters": ("smgwd.cli.status", "run_meters"),
+    "readings": ("smgwd.cli.readings", "run"),
+    "log": ("smgwd.cli.logs", "run"),
+    "export": ("smgwd.cli.export", "run"),
+}
+
+
+def _add_store_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """The commands that read the gateway's store (database from --db or the configuration)."""
+    time_help = "ISO 8601 time, UTC unless it has an offset"
+    where = _Parser(add_help=False)  # --config/--db also after the command; SUPPRESS keeps the global value
+    where.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="gateway configuration file")
+    where.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH", help="the store's database file")
+    status = commands.add_parser(
+        "status", parents=[where], help="meters, link states, time quality and the store, as the daemon recorded them",
+        description="Show the gateway's meters (link state and since when, last reading, readings and "
+                    "errors), its time quality, offset and stratum, and the store's size and schema version.",
+    )
+    status.add_argument("--format", choices=("table", "json"), default="table", help="output (default: table)")
+    meters = commands.add_parser("meters", parents=[where], help="the meters the store knows",
+                                 description="List the meters the store knows, one per line.")
+    meters.add_argument("--format", choices=("table", "json"), default="table",
+                        help="output: a table (default) or JSON Lines")
+    readings = commands.add_parser(
+        "readings", parents=[where], help="stored readings",
+        description="Print stored readings by gateway time (--since inclusive, --until exclusive).",
+    )
+    readings.add_argument("--meter", metavar="ID", help="only this meter")
+    readings.add_argument("--obis", metavar="CODE", help="only this OBIS code, e.g. 1-0:1.8.0*255")
+    readings.add_argument("--since", metavar="TIME", help=time_help)
+    readings.add_argument("--until", metavar="TIME", help=time_help)
+    readings.add_argument("--limit", type=int, metavar="N", help="at most N readings")
+    readings.add_argument("--order", choices=("asc", "desc"), default="asc",
+                          help="oldest first (asc, default) or newest first (desc)")
+    readings.add_argument("--format", choices=("table", "json", "csv"), default="table",
+                          help="output: a table (default), JSON Lines or CSV")
+    log = commands.add_parser("log", parents=[where], help="the system, calibration or consumer log",
+                              description="Print entries of one of the three TR-03109 logs, oldest first.")
+    log.add_argument("kind", choices=("system", "calibration", "consumer"), help="which log")
+    log.add_argument("--since", metavar="TIME", help=time_help)
+    log.add_argument("--limit", type=int, default=100, metavar="N", help="the newest N entries (default 100, 0 = all)")
+    log.add_argument("--format", choices=("table", "json"), default="table",
+                     help="output: a table (default) or JSON Lines")
+    export = commands.add_parser(
+        "export", parents=[where], help="stored readings as COSEM/XML",
+        description="Write stored readings as COSEM/XML to stdout: jOSEF's document (the latest value of "
+                    "each OBIS code per meter) or a DKE K461 load profile of one meter.",
+    )
+    export.add_argument("--xml", action="store_true", required=True, help="COSEM/XML (the only format so far)")
+    export.add_argument("--shape", choices=("josef", "k461"), default="josef", help="document shape (default josef)")
+    export.add_argument("--meter", metavar="ID", help="only this meter (k461: needed when there are several)")
+    export.add_argument("--obis", metavar="CODE", help="only this OBIS code")
+    export.add_argument("--since", metavar="TIME", help=time_help)
+    export.add_argument("--until", metavar="TIME", help=time_help)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
         from smgwd.cli.decode_sml import run
 
         return quiet_on_broken_pipe(lambda: run(args, parser))
+    if args.command == "config" and args.action == "check":
+        from smgwd.cli.config_check import run as check
+
+        return quiet_on_broken_pipe(lambda: check(args))
+    if args.command in STORE_COMMANDS:
+        module, function = STORE_COMMANDS[args.command]
+        command = getattr(importlib.import_module(module), function)
+        return quiet_on_broken_pipe(lambda: command(args))
     parser.error("unknown command")  # argparse exits with status 2 here; unreachable otherwise
     return 1
 

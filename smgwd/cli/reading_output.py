@@ -53,7 +53,8 @@ def reading_record(reading: Reading, protocol: str, **extra: Any) -> dict[str, A
             record["time"] = time.local_datetime().isoformat()  # type: ignore[union-attr]
     if reading.quirks:
         record["quirks"] = list(reading.quirks)
-        record["wire_raw"] = reading.wire_raw
+        wire = reading.wire_raw
+        record["wire_raw"] = wire.hex() if isinstance(wire, bytes) else wire
     record.update(extra)
     return record
 

@@ -2,9 +2,9 @@
 
 import sys
 
-from tests.bench import sim_push, sml_decode
+from tests.bench import sim_push, sml_decode, store_ingest
 
-BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main}
+BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main, "store": store_ingest.main}
 
 for name in sys.argv[1:] or list(BENCHMARKS):
     BENCHMARKS[name]()

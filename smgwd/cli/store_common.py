@@ -1,0 +1,94 @@
+"""What smgwctl's store commands share: finding the database, options, output helpers.
+
+How this works: the database is ``--db PATH`` when given, else the ``[store]
+path`` of the configuration (``--config``, default /etc/smgwd/smgwd.toml, read
+by :func:`smgwd.gateway.config.load_config`); when the default configuration
+file does not exist the default database path is used. :func:`run_on_store`
+opens the store read-only, runs a command on it and turns every expected
+failure (missing or foreign database, bad option value) into one line on
+stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, TextIO
+
+from smgwd.cosem.errors import CosemError
+from smgwd.gateway.store import StoreError, StoreReader
+
+__all__ = [
+    "DEFAULT_CONFIG", "DEFAULT_DB", "CliError", "database_path", "iso", "parse_instant", "run_on_store",
+    "write_table",
+]
+
+DEFAULT_CONFIG = Path("/etc/smgwd/smgwd.toml")
+DEFAULT_DB = Path("/var/lib/smgwd/smgwd.db")
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+class CliError(Exception):
+    """A failure to report as one line (exit status 1)."""
+
+
+def database_path(args: argparse.Namespace) -> Path:
+    """The database the command reads: ``--db``, else the configuration's ``[store] path``."""
+    if getattr(args, "db", None):
+        return Path(args.db)
+    config = Path(getattr(args, "config", None) or DEFAULT_CONFIG)
+    if config == DEFAULT_CONFIG and not config.exists():
+        return DEFAULT_DB
+    try:
+        from smgwd.gateway.config import load_config
+    except ImportError:
+        raise CliError(f"{config}: cannot read configurations in this version; name the database with --db") from None
+    try:
+        return Path(load_config(config).store.path)
+    except Exception as error:  # noqa: BLE001 - the loader's message is the one line to show
+        raise CliError(str(error)) from None
+
+
+def parse_instant(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time from the command line (no offset means UTC)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise CliError(f"{option}: not an ISO 8601 time: {text!r} (e.g. 2025-01-31T12:00:00Z)") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def iso(moment: datetime | None, timespec: str = "auto") -> str | None:
+    """A UTC time as ISO 8601 with ``Z`` (None stays None)."""
+    if moment is None:
+        return None
+    return moment.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def run_on_store(args: argparse.Namespace, command: Callable[[StoreReader], int]) -> int:
+    """Open the store read-only and run ``command``; failures become one line on stderr, status 1."""
+    try:
+        path = database_path(args)
+        with StoreReader(path) as reader:
+            return command(reader)
+    except (CliError, StoreError, CosemError) as error:
+        print(f"smgwctl: {error}", file=sys.stderr)
+    except sqlite3.Error as error:
+        print(f"smgwctl: {path}: {error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def write_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], out: TextIO,
+                right: Iterable[int] = ()) -> None:
+    """A fixed-width table for people; ``right`` names the columns aligned right (numbers)."""
+    cells = [[("" if cell is None else str(cell)) for cell in row] for row in rows]
+    widths = [max([len(name)] + [len(row[k]) for row in cells]) for k, name in enumerate(columns)]
+    right = set(right)
+    for row in [list(columns), *cells]:
+        line = [cell.rjust(widths[k]) if k in right else cell.ljust(widths[k]) for k, cell in enumerate(row)]
+        out.write("  ".join(line).rstrip() + "\n")

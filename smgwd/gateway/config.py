@@ -1,0 +1,586 @@
+"""Gateway configuration: one TOML file, checked once into frozen dataclasses.
+
+How this works: ``tomllib`` parses the text; each table is then read against
+a declared field table (key -> check function). Unknown keys are reported
+first, with a did-you-mean from :mod:`difflib`; then every value is checked
+for its type and range (a check returns the resolved value: a link URL
+becomes a :class:`~smgwd.links.url.LinkSpec`, a profile name an
+:class:`~smgwd.meters.sml_profiles.SmlProfile`); then the checks that span
+fields run (unique meter ids, mode against link, credentials only for pull,
+meters sharing a link). Keys left out take the dataclass defaults, so
+``parse_config("")`` is a gateway with no meters.
+
+Secrets never come from this file: a meter's ``password_file`` is read here,
+once, after checking that it is a regular file that group and others cannot
+access. Relative paths are taken relative to the config file's directory.
+
+Every problem is one :class:`ConfigError` whose text is one line,
+``<file>: <key path>: <what is wrong> (expected ...)``, with key paths such as
+``store.batch_size`` or ``meters[1].crc`` (array indexes count from 0).
+Programs build a :class:`GatewayConfig` and hand it on; nothing else reads
+the file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import enum
+import math
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+from smgwd.codec.crc import CrcPolicy
+from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
+from smgwd.meters.sml_profiles import PROFILES, SmlProfile
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "ConfigError",
+    "ControlConfig",
+    "GatewayConfig",
+    "GatewayIdentity",
+    "LoggingConfig",
+    "MeterConfig",
+    "MeterMode",
+    "NtpServer",
+    "StoreConfig",
+    "TimeConfig",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_PATH = "/etc/smgwd/smgwd.toml"
+NTP_PORT = 123
+SECRET_MAX_BYTES = 4096
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run: one line, ``<file>: <key path>: <what is wrong> (expected ...)``."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        text = f"{source}: {key}: {problem}" if key else f"{source}: {problem}"
+        super().__init__(text.replace("\r", "\\r").replace("\n", "\\n"))
+        self.source = source
+        self.key = key
+        self.problem = problem
+
+
+class _Problem(Exception):
+    """Raised by the checks; :func:`parse_config` adds the file name."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(key, problem)
+        self.key = key
+        self.problem = problem
+
+
+class MeterMode(enum.StrEnum):
+    """How readings come from a meter."""
+
+    PULL = "pull"  # the gateway asks (jOSEF SML request/response)
+    PUSH = "push"  # the meter sends by itself (IR head, push over TCP)
+
+
+@dataclass(frozen=True, slots=True)
+class NtpServer:
+    """One NTP server of ``[time] servers``."""
+
+    host: str
+    port: int = NTP_PORT
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayIdentity:
+    """``[gateway]``."""
+
+    id: str = "smgwd"  # printable ASCII; prefix of the logical device ids in exports
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """``[store]``: the SQLite store."""
+
+    path: Path = Path("/var/lib/smgwd/smgwd.db")
+    retention_days: int = 400  # 0 = keep forever
+    batch_size: int = 500
+    flush_interval: float = 1.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class TimeConfig:
+    """``[time]``: the NTP timebase."""
+
+    servers: tuple[NtpServer, ...] = (NtpServer("127.0.0.1"),)  # empty: no NTP, every reading unsynchronised
+    poll_interval: float = 64.0
+    timeout: float = 2.0
+    drift_limit: float = 0.5  # seconds: |offset| above this -> drifting
+    unsynchronised_after: float = 3600.0  # seconds without a good answer -> unsynchronised
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    """``[control]``: the local control socket smgwctl talks to."""
+
+    socket: Path = Path("/run/smgwd/control.sock")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    """``[logging]``."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    journal: Literal["auto", "yes", "no"] = "auto"
+    repeat_interval: float = 60.0  # seconds: rate limit window for repeated messages; 0 = no limit
+
+
+@dataclass(frozen=True, slots=True)
+class MeterConfig:
+    """One ``[[meters]]`` entry, resolved: link parsed, profile looked up, password read."""
+
+    id: str
+    link: LinkSpec
+    protocol: Literal["sml"] = "sml"
+    mode: MeterMode = MeterMode.PULL  # default in the file: pull if the link takes requests, else push
+    interval: float = 15.0  # pull: seconds between reads; push: the meter's push interval
+    crc: CrcPolicy = CrcPolicy.AUTO  # default in the file: the profile's
+    profile: SmlProfile = PROFILES["generic"]
+    server_id: bytes | None = None  # selects the meter on a shared link
+    timeout: float = 5.0  # pull: per request
+    silence_intervals: int = 5  # push: reconnect after this many intervals without a frame
+    rediscover_interval: float = 86400.0  # pull: seconds between object-list discoveries
+    username: str | None = None  # pull only
+    password_file: Path | None = None  # pull only
+    password: str | None = field(default=None, repr=False)  # password_file's content, no trailing newline
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    """The whole configuration, as :func:`load_config` resolved it."""
+
+    gateway: GatewayIdentity = field(default_factory=GatewayIdentity)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    time: TimeConfig = field(default_factory=TimeConfig)
+    control: ControlConfig = field(default_factory=ControlConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    meters: tuple[MeterConfig, ...] = ()
+    source: str = field(default="<defaults>", compare=False)  # where it was read from
+
+    def meter(self, meter_id: str) -> MeterConfig:
+        """The meter called ``meter_id``; KeyError naming the configured ones otherwise."""
+        for meter in self.meters:
+            if meter.id == meter_id:
+                return meter
+        known = ", ".join(m.id for m in self.meters) or "none"
+        raise KeyError(f"no meter {meter_id!r} in {self.source} (configured: {known})")
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
+    """Read and check the TOML file at ``path``; raises :class:`ConfigError`."""
+    source = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise ConfigError(source, "", f"cannot read the file: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(source, f"line {line}", "not UTF-8 text (expected a UTF-8 TOML file)") from None
+    return parse_config(text, source, base_dir=Path(path).resolve().parent)
+
+
+def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None = None) -> GatewayConfig:
+    """Check TOML ``text`` (named ``source`` in messages); relative paths are taken from ``base_dir``.
+
+    ``base_dir`` defaults to the current directory. Raises :class:`ConfigError`.
+    """
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        at = re.search(r"\s*\(at (line \d+, column \d+|end of document)\)$", message)
+        where = at.group(1) if at else "syntax"
+        if where == "end of document":
+            where = f"line {text.count(chr(10)) + 1} (end of document)"
+        problem = message[: at.start()] if at else message
+        raise ConfigError(source, where, f"{problem[:1].lower()}{problem[1:]} (expected valid TOML)") from None
+    try:
+        return _build(document, source, base_dir if base_dir is not None else Path.cwd())
+    except _Problem as problem:
+        raise ConfigError(source, problem.key, problem.problem) from None
+
+
+# --- value checks: each takes (value, key path) and returns the resolved value ----------
+
+Check = Callable[[Any, str], Any]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (str, int, float)):
+        text = repr(value)
+    elif isinstance(value, (datetime.date, datetime.time)):
+        text = value.isoformat()
+    else:
+        text = "an array" if isinstance(value, list) else "a table"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _got(value: Any) -> str:
+    """``the string '500'``, ``an array``: what a wrongly typed value is, for messages."""
+    kinds = ((bool, "boolean"), (int, "integer"), (float, "float"), (str, "string"),
+             (datetime.datetime, "date-time"), (datetime.date, "date"), (datetime.time, "time"))
+    for cls, name in kinds:
+        if isinstance(value, cls):
+            return f"got the {name} {_shown(value)}"
+    return f"got {_shown(value)}"
+
+
+def _seconds(*, zero: str | None = None) -> Check:
+    """A number of seconds > 0 (>= 0 if ``zero`` says what 0 means); ints are fine."""
+    expected = f"seconds >= 0, 0 = {zero}" if zero else "seconds > 0"
+
+    def check(value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Problem(key, f"{_got(value)} (expected {expected})")
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            raise _Problem(key, f"{_shown(value)} is out of range (expected {expected})")
+        return float(value)
+
+    return check
+
+
+def _integer(low: int, high: int, expected: str) -> Check:
+    def check(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Problem(key, f"{_got(value)} (expected {expected})")
+        if not low <= value <= high:
+            raise _Problem(key, f"{value} is out of range (expected {expected})")
+        return value
+
+    return check
+
+
+def _choice(options: tuple[str, ...], convert: Callable[[str], Any] = str) -> Check:
+    listed = ", ".join(options)
+
+    def check(value: Any, key: str) -> Any:
+        if not isinstance(value, str):
+            raise _Problem(key, f"{_got(value)} (expected one of {listed})")
+        if value not in options:
+            close = [value.lower()] if value.lower() in options else difflib.get_close_matches(value, options, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise _Problem(key, f"{_shown(value)} is not one of {listed}{hint}")
+        return convert(value)
+
+    return check
+
+
+def _text(pattern: str, expected: str) -> Check:
+    compiled = re.compile(pattern)
+
+    def check(value: Any, key: str) -> str:
+        if not isinstance(value, str):
+            raise _Problem(key, f"{_got(value)} (expected {expected})")
+        if not compiled.fullmatch(value):
+            raise _Problem(key, f"{_shown(value)} is not allowed (expected {expected})")
+        return value
+
+    return check
+
+
+def _boolean(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _Problem(key, f"{_got(value)} (expected true or false)")
+    return value
+
+
+def _path(value: Any, key: str) -> Path:
+    """A file path as written; :func:`_build` makes relative ones absolute."""
+    if not isinstance(value, str):
+        raise _Problem(key, f"{_got(value)} (expected a file path)")
+    if value == "" or "\0" in value:
+        raise _Problem(key, f"{_shown(value)} is not a file path (expected a file path)")
+    return Path(value)
+
+
+def _link(value: Any, key: str) -> LinkSpec:
+    if not isinstance(value, str):
+        raise _Problem(key, f"{_got(value)} (expected a link URL like tcp://192.168.1.50:33333)")
+    try:
+        return parse_link(value)
+    except LinkError as error:
+        raise _Problem(key, str(error)) from None
+
+
+def _server_id(value: Any, key: str) -> bytes:
+    expected = "2 to 64 hex digits, e.g. '0a0153494d0000989681'"
+    if not isinstance(value, str):
+        raise _Problem(key, f"{_got(value)} (expected {expected})")
+    if not re.fullmatch(r"(?:[0-9A-Fa-f]{2}){1,32}", value):
+        raise _Problem(key, f"{_shown(value)} is not an even number of hex digits (expected {expected})")
+    return bytes.fromhex(value)
+
+
+def _servers(value: Any, key: str) -> tuple[NtpServer, ...]:
+    expected = "a list of \"host\" or \"host:port\" strings, [] for no NTP"
+    if not isinstance(value, list):
+        raise _Problem(key, f"{_got(value)} (expected {expected})")
+    servers: list[NtpServer] = []
+    for index, item in enumerate(value):
+        item_key = f"{key}[{index}]"
+        if not isinstance(item, str):
+            raise _Problem(item_key, f"{_got(item)} (expected \"host\" or \"host:port\")")
+        try:
+            server = NtpServer(*parse_host_port(item, NTP_PORT))
+        except ValueError as error:
+            raise _Problem(item_key, f"{error} (expected \"host\", \"host:port\" or \"[IPv6]:port\")") from None
+        if server in servers:
+            raise _Problem(item_key, f"{str(server)!r} is listed twice (expected each server once)")
+        servers.append(server)
+    return tuple(servers)
+
+
+_CRC_NAMES = ("auto", "x25", "kermit", "off")
+_SECRET_HINT = "a file only smgwd's user can read, mode 0600 or 0400"
+
+_SECTIONS: dict[str, dict[str, Check]] = {
+    "gateway": {
+        "id": _text(r"[\x21-\x7e]{1,64}", "1 to 64 printable ASCII characters without spaces"),
+    },
+    "store": {
+        "path": _path,
+        "retention_days": _integer(0, 36_500, "whole days 0..36500, 0 = keep forever"),
+        "batch_size": _integer(1, 100_000, "an integer 1..100000"),
+        "flush_interval": _seconds(),
+    },
+    "time": {
+        "servers": _servers,
+        "poll_interval": _seconds(),
+        "timeout": _seconds(),
+        "drift_limit": _seconds(),
+        "unsynchronised_after": _seconds(),
+    },
+    "control": {"socket": _path},
+    "logging": {
+        "level": _choice(("debug", "info", "warning", "error")),
+        "journal": _choice(("auto", "yes", "no")),
+        "repeat_interval": _seconds(zero="no rate limit"),
+    },
+}
+
+_METER_FIELDS: dict[str, Check] = {
+    "id": _text(r"[A-Za-z0-9_.-]{1,64}", "1 to 64 of A-Z a-z 0-9 _ . -"),
+    "link": _link,
+    "protocol": _choice(("sml",)),
+    "mode": _choice(("pull", "push"), MeterMode),
+    "interval": _seconds(),
+    "crc": _choice(_CRC_NAMES, CrcPolicy),
+    "profile": _choice(tuple(PROFILES), PROFILES.__getitem__),
+    "server_id": _server_id,
+    "timeout": _seconds(),
+    "silence_intervals": _integer(1, 1000, "an integer 1..1000"),
+    "rediscover_interval": _seconds(),
+    "username": _text(r"[^\x00-\x1f\x7f]{1,255}", "1 to 255 characters, no control characters"),
+    "password_file": _path,
+    "enabled": _boolean,
+}
+
+_FORBIDDEN_METER_KEYS = {
+    "password": f"secrets are not taken from the main config (expected password_file = path of {_SECRET_HINT})",
+}
+
+# the tables each key belongs in, for "retention_days belongs in [store]" when it is in the wrong one
+_HOMES: dict[str, list[str]] = {}
+for _name, _fields in (*_SECTIONS.items(), ("meters", _METER_FIELDS)):
+    for _key in _fields:
+        _HOMES.setdefault(_key, []).append("[[meters]]" if _name == "meters" else f"[{_name}]")
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _key_path(parent: str, key: str) -> str:
+    shown = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else repr(key)
+    return f"{parent}.{shown}" if parent else shown
+
+
+def _unknown(parent: str, key: str, known: Mapping[str, object], what: str) -> _Problem:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    here = "[[meters]]" if parent.startswith("meters[") else f"[{parent}]"
+    homes = [home for home in _HOMES.get(key, ()) if home != here]
+    if close:
+        hint = f"did you mean {close[0]}?"
+    elif homes:
+        hint = f"{key} belongs in {' or '.join(homes)}"
+    else:
+        hint = f"expected one of {', '.join(known)}"
+    return _Problem(_key_path(parent, key), f"unknown {what} ({hint})")
+
+
+def _read_table(value: Any, key: str, fields: Mapping[str, Check], forbidden: Mapping[str, str] = {}) -> dict[str, Any]:
+    """Check ``value`` against ``fields``: unknown keys first, then each value in file order."""
+    if not isinstance(value, dict):
+        raise _Problem(key, f"{_got(value)} (expected a table)")
+    for name in value:
+        if name in forbidden:
+            raise _Problem(_key_path(key, name), forbidden[name])
+        if name not in fields:
+            raise _unknown(key, name, fields, "key")
+    return {name: fields[name](item, _key_path(key, name)) for name, item in value.items()}
+
+
+def _absolute(path: Path, base_dir: Path) -> Path:
+    return path if path.is_absolute() else base_dir / path
+
+
+def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConfig:
+    known = {**_SECTIONS, "meters": {}}
+    for name, value in document.items():
+        if name not in known:
+            raise _unknown("", name, known, "table" if isinstance(value, dict) else "key")
+    sections = {name: _read_table(document.get(name, {}), name, fields) for name, fields in _SECTIONS.items()}
+    store = sections["store"]
+    if "path" in store:
+        store["path"] = _absolute(store["path"], base_dir)
+    control = sections["control"]
+    if "socket" in control:
+        control["socket"] = _absolute(control["socket"], base_dir)
+    time = TimeConfig(**sections["time"])
+    if time.timeout >= time.poll_interval:
+        raise _Problem("time.timeout", f"{time.timeout} is not shorter than poll_interval {time.poll_interval} "
+                                       "(expected timeout < poll_interval)")
+    if time.unsynchronised_after < time.poll_interval:
+        raise _Problem("time.unsynchronised_after",
+                       f"{time.unsynchronised_after} is shorter than poll_interval {time.poll_interval} "
+                       "(expected unsynchronised_after >= poll_interval)")
+    return GatewayConfig(
+        gateway=GatewayIdentity(**sections["gateway"]),
+        store=StoreConfig(**store),
+        time=time,
+        control=ControlConfig(**control),
+        logging=LoggingConfig(**sections["logging"]),
+        meters=_meters(document.get("meters", []), base_dir),
+        source=source,
+    )
+
+
+def _meters(value: Any, base_dir: Path) -> tuple[MeterConfig, ...]:
+    if isinstance(value, dict):
+        raise _Problem("meters", "got a table (expected an array of tables: write [[meters]], not [meters])")
+    if not isinstance(value, list):
+        raise _Problem("meters", f"{_got(value)} (expected an array of tables: [[meters]])")
+    meters: list[MeterConfig] = []
+    where: dict[str, int] = {}
+    for index, item in enumerate(value):
+        key = f"meters[{index}]"
+        meter = _meter(item, key, base_dir)
+        if meter.id in where:
+            raise _Problem(f"{key}.id", f"{meter.id!r} is already the id of meters[{where[meter.id]}] "
+                                        "(expected unique meter ids)")
+        where[meter.id] = index
+        meters.append(meter)
+    _check_shared_links(meters)
+    return tuple(meters)
+
+
+def _meter(value: Any, key: str, base_dir: Path) -> MeterConfig:
+    fields = _read_table(value, key, _METER_FIELDS, _FORBIDDEN_METER_KEYS)
+    for required, expected in (("id", "a meter id such as \"household\""),
+                               ("link", "a link URL like tcp://192.168.1.50:33333")):
+        if required not in fields:
+            raise _Problem(f"{key}.{required}", f"missing (expected {expected})")
+    link: LinkSpec = fields["link"]
+    if not (link.can_request or link.can_stream):
+        raise _Problem(f"{key}.link", f"{link} can carry neither pull nor push (expected a tcp:// or serial:// link)")
+    mode = fields.setdefault("mode", MeterMode.PULL if link.can_request else MeterMode.PUSH)
+    if mode is MeterMode.PULL and not link.can_request:
+        raise _Problem(f"{key}.mode", f"pull needs a link that takes requests; {link.kind}:// only streams "
+                                      "(expected mode = \"push\", or a tcp:// link)")
+    if mode is MeterMode.PUSH and not link.can_stream:
+        raise _Problem(f"{key}.mode",
+                       f"push needs a link that streams; {link.kind}:// does not (expected mode = \"pull\")")
+    if mode is MeterMode.PUSH:
+        for name in ("username", "password_file"):
+            if name in fields:
+                raise _Problem(f"{key}.{name}", f"only a pull meter logs in (expected no {name} with mode = \"push\")")
+    fields.setdefault("crc", fields.get("profile", PROFILES["generic"]).crc)
+    if "password_file" in fields:
+        fields["password_file"] = _absolute(fields["password_file"], base_dir)
+        fields["password"] = _read_secret(fields["password_file"], f"{key}.password_file")
+    return MeterConfig(**fields)
+
+
+def _check_shared_links(meters: list[MeterConfig]) -> None:
+    """Enabled meters on one wire need different server_ids to tell them apart."""
+    wires: dict[tuple[str, str], list[int]] = {}
+    for index, meter in enumerate(meters):
+        if meter.enabled:
+            wires.setdefault((meter.link.kind, meter.link.target), []).append(index)
+    for (kind, target), indexes in wires.items():
+        if len(indexes) < 2:
+            continue
+        seen: dict[bytes, int] = {}
+        for index in indexes:
+            server_id = meters[index].server_id
+            if server_id is None:
+                peer = indexes[1] if index == indexes[0] else indexes[0]
+                raise _Problem(f"meters[{index}].server_id",
+                               f"missing, but meters[{peer}] is on the same link {kind}://{target} "
+                               "(expected a server_id for each meter on a shared link)")
+            if server_id in seen:
+                raise _Problem(f"meters[{index}].server_id",
+                               f"{server_id.hex()!r} is also the server_id of meters[{seen[server_id]}] on the same "
+                               f"link {kind}://{target} (expected different server_ids on a shared link)")
+            seen[server_id] = index
+
+
+def _read_secret(path: Path, key: str) -> str:
+    """The content of a secret file without its trailing newline, if only its owner can access it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as error:
+        raise _Problem(key, f"cannot open {path}: {error.strerror} (expected {_SECRET_HINT})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Problem(key, f"{path} is not a regular file (expected {_SECRET_HINT})")
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            raise _Problem(key, f"{path} has mode {mode:04o}, so group or others can access it "
+                                f"(expected {_SECRET_HINT}: chmod 600 {path})")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, SECRET_MAX_BYTES + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > SECRET_MAX_BYTES:
+                raise _Problem(key, f"{path} is larger than {SECRET_MAX_BYTES} bytes (expected a password)")
+    except OSError as error:
+        raise _Problem(key, f"cannot read {path}: {error.strerror} (expected {_SECRET_HINT})") from None
+    finally:
+        os.close(fd)
+    try:
+        secret = b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Problem(key, f"{path} is not UTF-8 text (expected a password)") from None
+    secret = secret.removesuffix("\n").removesuffix("\r")
+    if secret == "":
+        raise _Problem(key, f"{path} is empty (expected a password)")
+    if "\n" in secret or "\r" in secret:
+        raise _Problem(key, f"{path} has more than one line (expected one line with the password)")
+    return secret

@@ -1,0 +1,236 @@
+"""The gateway's life: configuration, store, timebase, meter drivers, systemd, reload and stop.
+
+How this works: :class:`Gateway` has an explicit life. ``start()`` opens the
+store and starts the timebase, then every enabled meter's driver, and tells
+systemd READY=1. ``run()`` is the main loop: once a second it checks its own
+health (store writer alive, loop responsive) and only then pings the systemd
+watchdog; every few seconds it publishes STATUS= (meters up/down, readings
+per minute) and persists link states and time quality into the store, where
+``smgwctl status`` reads them. ``reload(new_config)`` (SIGHUP) restarts only
+the drivers whose meter configuration changed, so readings keep flowing; a
+bad new configuration is rejected by the caller and the old one stays.
+``stop()`` cancels the drivers (closing their links), lets the store commit
+what it holds and closes it, within the time limit systemd gives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from smgwd.gateway.config import GatewayConfig, MeterConfig, MeterMode
+from smgwd.gateway.logsetup import RateLimitFilter, fields
+from smgwd.gateway.sdnotify import Notifier
+from smgwd.gateway.store import Store
+from smgwd.gateway.timebase import QualityChange, Timebase
+from smgwd.links.url import TcpLink
+from smgwd.meters.driver import LinkState, MeterDriver
+from smgwd.meters.sml_pull_driver import SmlPullDriver
+from smgwd.meters.sml_push_driver import SmlPushDriver
+from smgwd.reading import Reading, TimeQuality
+
+__all__ = ["Gateway", "make_driver"]
+
+log = logging.getLogger("smgwd")
+
+STATUS_EVERY = 5.0
+RETENTION_EVERY = 86_400.0
+
+
+def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
+    """The driver for one configured meter (the configuration has checked link and mode)."""
+    if meter.mode is MeterMode.PULL:
+        assert isinstance(meter.link, TcpLink)
+        return SmlPullDriver(
+            meter.id, meter.link, meter.profile, gateway, gateway.stamp, gateway,
+            interval=meter.interval, timeout=meter.timeout, rediscover_interval=meter.rediscover_interval,
+            server_id=meter.server_id, username=meter.username, password=meter.password,
+        )
+    return SmlPushDriver(
+        meter.id, meter.link, meter.profile, gateway, gateway.stamp, gateway,
+        crc=meter.crc, interval=meter.interval, silence_intervals=meter.silence_intervals,
+        server_id=meter.server_id,
+    )
+
+
+@dataclass
+class _Running:
+    config: MeterConfig
+    driver: MeterDriver
+    task: asyncio.Task[None]
+
+
+@dataclass
+class _Rate:
+    """Readings per minute over a sliding window of (time, count) samples."""
+
+    samples: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=120))
+    total: int = 0
+
+    def add(self, count: int) -> None:
+        self.total += count
+
+    def per_minute(self, now: float) -> float:
+        self.samples.append((now, self.total))
+        while self.samples and now - self.samples[0][0] > 60.0:
+            self.samples.popleft()
+        first_time, first_total = self.samples[0]
+        span = now - first_time
+        return (self.total - first_total) * 60.0 / span if span > 0 else 0.0
+
+
+class Gateway:
+    """One running gateway (the daemon, or the demo)."""
+
+    def __init__(
+        self, config: GatewayConfig, notifier: Notifier | None = None, log_limiter: RateLimitFilter | None = None
+    ) -> None:
+        self.config = config
+        self.log_limiter = log_limiter
+        self.notifier = notifier or Notifier.from_environment()
+        self.store = Store(
+            config.store.path, batch_size=config.store.batch_size, flush_interval=config.store.flush_interval
+        )
+        self.timebase = Timebase(
+            config.time.servers, poll_interval=config.time.poll_interval, timeout=config.time.timeout,
+            drift_limit=config.time.drift_limit, unsynchronised_after=config.time.unsynchronised_after,
+            on_quality_change=self._quality_changed,
+        )
+        self.meters: dict[str, _Running] = {}
+        self.observers: list[Callable[[list[Reading]], None]] = []  # e.g. the demo's live view
+        self.rate = _Rate()
+        self.started_at = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._healthy = True
+
+    # --- what drivers call --------------------------------------------------------------
+
+    def stamp(self) -> tuple[datetime, TimeQuality]:
+        return self.timebase.stamp()
+
+    def on_readings(self, readings: list[Reading]) -> None:
+        self.store.on_readings(readings)
+        self.rate.add(len(readings))
+        for observer in self.observers:
+            observer(readings)
+
+    def on_state(self, meter_id: str, state: LinkState, reason: str) -> None:
+        running = self.meters.get(meter_id)
+        level = logging.INFO if state is LinkState.UP else logging.WARNING
+        retries = f" after {running.driver.stats.reconnects} reconnect(s)" if running and state is LinkState.UP else ""
+        log.log(level, "meter %s %s%s: %s", meter_id, state.value, retries, reason,
+                extra=fields(meter=meter_id, event=f"link_{state.value}"))
+        self.store.set_meter_state(meter_id, state.value, reason)
+        self.store.log("system", f"link_{state.value}", f"meter {meter_id} {state.value}: {reason}", meter_id=meter_id)
+
+    def _quality_changed(self, change: QualityChange) -> None:
+        self.store.log(
+            "system", "time_quality", f"time quality {change.old.value} -> {change.new.value}: {change.reason}",
+            at=change.at,
+        )
+
+    def on_error(self, meter_id: str, kind: str, message: str) -> None:
+        self.store.on_error(meter_id, kind, message)
+        log.warning("meter %s: %s error: %s", meter_id, kind, message,
+                    extra=fields(meter=meter_id, event=f"{kind}_error"))
+
+    # --- life ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, start time and meters, then READY=1."""
+        self.store.start()
+        self.store.log("system", "start", f"smgwd starting with {len(self.config.meters)} meter(s)")
+        self._tasks.append(asyncio.create_task(self.timebase.run(), name="timebase"))
+        for meter in self.config.meters:
+            if meter.enabled:
+                self._start_meter(meter)
+        self.publish_state()
+        self.notifier.ready()
+        log.info("smgwd ready: %d meter(s), store %s", len(self.meters), self.config.store.path,
+                 extra=fields(event="ready"))
+
+    def _start_meter(self, meter: MeterConfig) -> None:
+        driver = make_driver(meter, self)
+        self.store.upsert_meter(meter.id, protocol=meter.protocol, mode=meter.mode, link=meter.link,
+                                server_id=meter.server_id)
+        task = asyncio.create_task(driver.run(), name=f"meter-{meter.id}")
+        self.meters[meter.id] = _Running(meter, driver, task)
+
+    async def _stop_meter(self, meter_id: str) -> None:
+        running = self.meters.pop(meter_id)
+        running.task.cancel()
+        await asyncio.gather(running.task, return_exceptions=True)
+
+    async def reload(self, config: GatewayConfig) -> None:
+        """Apply a new (already validated) configuration without dropping readings."""
+        self.notifier.reloading()
+        wanted = {m.id: m for m in config.meters if m.enabled}
+        for meter_id in list(self.meters):
+            if meter_id not in wanted or wanted[meter_id] != self.meters[meter_id].config:
+                await self._stop_meter(meter_id)
+        for meter_id, meter in wanted.items():
+            if meter_id not in self.meters:
+                self._start_meter(meter)
+        self.config = config
+        self.store.log("system", "reload", f"configuration reloaded: {len(self.meters)} meter(s)")
+        log.info("configuration reloaded: %d meter(s)", len(self.meters), extra=fields(event="reload"))
+        self.notifier.ready()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The main loop until ``stop`` is set: health, watchdog, status, state, retention."""
+        watchdog = self.notifier.watchdog_interval()
+        ping_every = watchdog / 2 if watchdog else None
+        loop = asyncio.get_running_loop()
+        last_ping = last_status = last_prune = loop.time()
+        while not stop.is_set():
+            tick = loop.time()
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+            now = loop.time()
+            self._healthy = self.store.alive() and now - tick < 5.0
+            if ping_every is not None and self._healthy and now - last_ping >= ping_every:
+                self.notifier.watchdog()
+                last_ping = now
+            if now - last_status >= STATUS_EVERY:
+                self.publish_state()
+                last_status = now
+            if self.config.store.retention_days and now - last_prune >= RETENTION_EVERY:
+                cut = datetime.now(timezone.utc) - timedelta(days=self.config.store.retention_days)
+                await asyncio.to_thread(self.store.prune, cut)
+                last_prune = now
+
+    def status_line(self) -> str:
+        up = sum(1 for m in self.meters.values() if m.driver.state is LinkState.UP)
+        quality = self.timebase.stamp()[1].value
+        per_minute = self.rate.per_minute(time.monotonic())
+        return f"meters {up} up, {len(self.meters) - up} down; {per_minute:.0f} readings/min; time {quality}"
+
+    def publish_state(self) -> None:
+        """STATUS= for systemd; time state for ``smgwctl status``; summaries of suppressed log lines."""
+        self.notifier.status(self.status_line())
+        for key, value in self.timebase.state().items():
+            text = json.dumps(value) if isinstance(value, (list, dict)) else "" if value is None else str(value)
+            self.store.set_state(f"time.{key}", text)
+        if self.log_limiter is not None:
+            self.log_limiter.flush()
+
+    async def stop(self, timeout: float = 4.0) -> None:
+        """Stop meters, commit what the store holds, close it (within ``timeout`` seconds)."""
+        self.notifier.stopping()
+        for meter_id in list(self.meters):
+            await self._stop_meter(meter_id)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.publish_state()
+        self.store.log("system", "stop", "smgwd stopping")
+        await asyncio.to_thread(self.store.stop, timeout)
+        log.info("smgwd stopped", extra=fields(event="stop"))

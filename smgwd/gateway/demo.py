@@ -1,0 +1,185 @@
+"""``smgwd demo``: the simulator and the gateway on loopback, with a live view.
+
+How this works: one event loop runs both programs' libraries. The simulator
+gets two meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
+household read by the gateway over TCP with jOSEF's discovery flow (SML pull)
+and a prosumer with PV that pushes SML over a pty pair like an IR head. The
+gateway gets a configuration generated for them, its store in the demo
+directory, and no NTP server (so every reading says ``unsynchronised``,
+honestly). The live view shows each meter's link state and latest values as
+they arrive. Given ``--dir``, everything stays there afterwards, so
+``smgwctl --config DIR/smgwd.toml status`` works on it; otherwise a temporary
+directory is used and removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from smgwd.cosem.obis import Obis
+from smgwd.gateway.config import load_config
+from smgwd.gateway.core import Gateway
+from smgwd.gateway.sdnotify import Notifier
+from smgwd.reading import Reading
+from smgwd.sim.app import Simulator
+from smgwd.sim.config import parse_config as parse_sim_config
+
+__all__ = ["run_demo"]
+
+SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<!-- smgwd demo: the meters (written by smgwd demo) -->
+<simulator>
+  <time mode="accelerated" quarter-hour-seconds="4" resolution-ms="250"/>
+  <listeners>
+    <tcp id="lan" host="127.0.0.1" port="0"><meter ref="household"/></tcp>
+    <serial id="ir" device="pty" meter="prosumer" interval-seconds="1"/>
+  </listeners>
+  <meters>
+    <meter id="household" manufacturer="SIM" serial="10000001" seed="1" initial-import-kwh="12345.6">
+      <consumption profile="h0" annual-kwh="3500" dynamic="true"/>
+      <tariff><period from="06:00" to="22:00" register="1"/></tariff>
+    </meter>
+    <meter id="prosumer" manufacturer="SIM" serial="20000002" seed="7" initial-import-kwh="4321">
+      <consumption profile="h0" annual-kwh="4500" dynamic="true"/>
+      <infeed annual-kwh="6000"/>
+    </meter>
+  </meters>
+</simulator>
+"""
+
+GATEWAY_TOML = """# smgwd demo: the gateway (written by smgwd demo)
+[gateway]
+id = "smgw-demo"
+
+[store]
+path = "{db}"
+
+[time]
+servers = []          # no NTP in the demo: readings are stamped "unsynchronised"
+
+[control]
+socket = "{socket}"
+
+[logging]
+level = "warning"
+journal = "no"
+
+[[meters]]
+id = "household"
+link = "tcp://127.0.0.1:{port}"
+mode = "pull"
+interval = 2.0
+server_id = "{household}"
+
+[[meters]]
+id = "prosumer"
+link = "serial://{pty}?baud=9600"
+mode = "push"
+interval = 1.0
+"""
+
+SHOWN = {
+    Obis(1, 0, 1, 8, 0): ("import", "kWh", 3),
+    Obis(1, 0, 2, 8, 0): ("export", "kWh", 3),
+    Obis(1, 0, 16, 7, 0): ("power", "W", 0),
+}
+
+
+class LiveView:
+    """The latest shown values per meter, drawn once a second."""
+
+    def __init__(self, gateway: Gateway, out: TextIO) -> None:
+        self.gateway = gateway
+        self.out = out
+        self.latest: dict[str, dict[Obis, Reading]] = {}
+        self.count = 0
+        self.redraw = out.isatty()
+
+    def on_readings(self, readings: list[Reading]) -> None:
+        self.count += len(readings)
+        for reading in readings:
+            if reading.obis in SHOWN:
+                self.latest.setdefault(reading.meter_id, {})[reading.obis] = reading
+
+    def draw(self) -> None:
+        lines = [f"smgwd demo — {self.gateway.status_line()} — {self.count} readings stored"]
+        for meter_id, running in sorted(self.gateway.meters.items()):
+            values = []
+            for obis, (label, unit, digits) in SHOWN.items():
+                reading = self.latest.get(meter_id, {}).get(obis)
+                if reading is not None:
+                    value = reading.value()
+                    scale = 1000 if unit == "kWh" else 1
+                    values.append(f"{label} {float(value) / scale:,.{digits}f} {unit}")
+            state = running.driver.state.value
+            lines.append(f"  {meter_id:10} {state:10} " + ("  ".join(values) or "waiting for the first reading"))
+        if self.redraw:
+            self.out.write("\x1b[H\x1b[J")
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+
+async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
+    sim_path = workdir / "simulator.xml"
+    sim_path.write_text(SIMULATOR_XML)
+    simulator = Simulator(parse_sim_config(SIMULATOR_XML.encode(), str(sim_path)))
+    await simulator.start()
+    gateway: Gateway | None = None
+    try:
+        household = simulator.meters["household"]
+        pty = simulator.pushers[0].sink.path  # type: ignore[attr-defined]
+        toml = GATEWAY_TOML.format(
+            db=workdir / "smgwd.db", socket=workdir / "control.sock", port=simulator.tcp_servers[0].port,
+            pty=pty, household=household.server_id.hex(),
+        )
+        config_path = workdir / "smgwd.toml"
+        config_path.write_text(toml)
+        gateway = Gateway(load_config(config_path), notifier=Notifier.disabled())
+        view = LiveView(gateway, out)
+        gateway.observers.append(view.on_readings)
+        await gateway.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+        runner = asyncio.create_task(gateway.run(stop))
+        while not stop.is_set():
+            view.draw()
+            try:
+                await asyncio.wait_for(stop.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+        await runner
+        view.draw()
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+        await simulator.stop()
+    print(f"\nstopped. {view.count} readings stored in {workdir / 'smgwd.db'}", file=out)
+    return 0
+
+
+def run_demo(directory: str | None, duration: float | None, out: TextIO = sys.stdout) -> int:
+    """Run the demo; keeps ``directory`` (or uses and removes a temporary one)."""
+    keep = directory is not None
+    workdir = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="smgwd-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    print(f"smgwd demo: simulator and gateway on loopback; files in {workdir}", file=out)
+    print("(Ctrl-C stops)" if duration is None else f"(stops after {duration:g} s)", file=out, flush=True)
+    try:
+        status = asyncio.run(_demo(workdir, duration, out))
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if keep:
+        print(f"look again: smgwctl --config {workdir / 'smgwd.toml'} status", file=out)
+        print(f"            smgwctl --config {workdir / 'smgwd.toml'} readings --meter household", file=out)
+    return status

@@ -1,0 +1,324 @@
+"""Link URLs: which wire a meter is on, parsed once into a frozen spec.
+
+How this works: the scheme picks a row of :data:`LINK_KINDS`, a table of
+``name -> "module:Class"`` (python-can style); the class is imported only
+when a URL of that kind is parsed, so a later link kind registers by adding
+one row. Each spec class parses the rest of its URL in ``from_url`` and
+renders the canonical URL in ``__str__``, so ``parse_link(str(spec)) ==
+spec``. A bare absolute path (``/dev/ttyAMA0``) is a serial link. Kinds that
+are named in the design but not built yet (:data:`NOT_SUPPORTED_YET`) are
+recognised and refused as such. Every problem is a :class:`LinkError` that
+says what is wrong and shows a correct URL of the kind meant.
+
+Opening a link is not done here (see :mod:`smgwd.links.stream`); this module
+has no I/O.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+from urllib.parse import quote, unquote
+
+__all__ = [
+    "LINK_KINDS",
+    "NOT_SUPPORTED_YET",
+    "LinkError",
+    "LinkSpec",
+    "SerialLink",
+    "TcpLink",
+    "link_class",
+    "parse_host_port",
+    "parse_link",
+]
+
+#: link kind -> "module:Class" of its :class:`LinkSpec`; imported on first use.
+LINK_KINDS: dict[str, str] = {
+    "tcp": "smgwd.links.url:TcpLink",
+    "serial": "smgwd.links.url:SerialLink",
+}
+
+#: link kinds of the design that have no implementation yet -> (what they are, an example URL).
+NOT_SUPPORTED_YET: dict[str, tuple[str, str]] = {
+    "rs485": ("RS-485 bus links", "rs485:///dev/ttyS0?baud=9600"),
+    "im871a": ("iM871A wM-Bus USB sticks", "im871a:///dev/ttyUSB0"),
+    "amb8465": ("AMB8465 wM-Bus USB sticks", "amb8465:///dev/ttyUSB0"),
+}
+
+TCP_EXAMPLE = "tcp://192.168.1.50:33333"
+SERIAL_EXAMPLE = "serial:///dev/ttyUSB0?baud=9600&parity=N&bytesize=8&stopbits=1"
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_DIGITS = re.compile(r"[0-9]+")
+# characters left as they are in a serial URL's path (everything else is %-encoded)
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class LinkError(ValueError):
+    """A link URL that cannot be used; the text names the problem and shows a correct URL."""
+
+    def __init__(self, problem: str, example: str) -> None:
+        super().__init__(f"{problem} (expected a URL like {example})")
+        self.problem = problem
+        self.example = example
+
+
+@dataclass(frozen=True, slots=True)
+class LinkSpec:
+    """A parsed link URL. Subclasses are frozen dataclasses registered in :data:`LINK_KINDS`.
+
+    Class attributes say what the link can carry: ``can_stream`` (bytes a meter
+    sends by itself: SML push) and ``can_request`` (request/response: SML pull).
+    """
+
+    kind: ClassVar[str] = ""
+    example: ClassVar[str] = ""
+    can_stream: ClassVar[bool] = False
+    can_request: ClassVar[bool] = False
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        """Parse ``url`` (already known to be of this kind); raises :class:`LinkError`."""
+        raise NotImplementedError
+
+    @property
+    def target(self) -> str:
+        """What the link connects to (host:port, a device path): two meters with the same target share a wire."""
+        raise NotImplementedError
+
+
+def parse_host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
+    """Split ``host:port``, ``[v6]:port``, or (with ``default_port``) a bare host or IPv6 address.
+
+    Returns the host (an IPv6 address without brackets, compressed) and the
+    port. Raises ValueError naming the problem.
+    """
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"{text!r} has no closing ']'")
+        host, rest = _ipv6(text[1:end]), text[end + 1:]
+        if rest == "" and default_port is not None:
+            return host, default_port
+        if not rest.startswith(":"):
+            raise ValueError(f"{text!r} needs ':port' after ']'" if rest == "" else f"unexpected {rest!r} after ']'")
+        return host, _port(rest[1:])
+    colons = text.count(":")
+    if colons > 1:
+        if default_port is not None:
+            try:
+                return _ipv6(text), default_port
+            except ValueError:
+                pass
+        raise ValueError(f"{text!r}: an IPv6 address needs brackets, as in [::1]:{default_port or 33333}")
+    if colons == 1:
+        host, port = text.split(":")
+        return _host(host), _port(port)
+    if default_port is None:
+        raise ValueError(f"{text!r} has no port")
+    return _host(text), default_port
+
+
+def _ipv6(text: str) -> str:
+    try:
+        return str(ipaddress.IPv6Address(text.replace("%25", "%")))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IPv6 address") from None
+
+
+def _host(text: str) -> str:
+    if text == "":
+        raise ValueError("the host is missing")
+    if all(c.isdigit() or c == "." for c in text):
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            raise ValueError(f"{text!r} is not an IPv4 address") from None
+    labels = text[:-1].split(".") if text.endswith(".") else text.split(".")
+    if len(text) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise ValueError(f"{text!r} is not a host name (letters, digits, '-' and '.')")
+    return text
+
+
+def _port(text: str) -> int:
+    if not _DIGITS.fullmatch(text):
+        raise ValueError("the port is missing" if text == "" else f"port {text!r} is not a number")
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is out of range 1..65535")
+    return port
+
+
+@dataclass(frozen=True, slots=True)
+class TcpLink(LinkSpec):
+    """``tcp://host:port``: a TCP connection (jOSEF pull, or a serial server such as ser2net)."""
+
+    host: str
+    port: int
+
+    kind: ClassVar[str] = "tcp"
+    example: ClassVar[str] = TCP_EXAMPLE
+    can_stream: ClassVar[bool] = True
+    can_request: ClassVar[bool] = True
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        rest = url[len("tcp://"):]
+        if "@" in rest:
+            raise LinkError("credentials do not belong in a link URL (use username and password_file)", TCP_EXAMPLE)
+        extra = re.search(r"[/?#]", rest)
+        if extra and rest[extra.start():] != "/":
+            raise LinkError(f"a tcp link takes no path, query or fragment, found {rest[extra.start():]!r}", TCP_EXAMPLE)
+        try:
+            host, port = parse_host_port(rest[: extra.start()] if extra else rest)
+        except ValueError as error:
+            raise LinkError(str(error), TCP_EXAMPLE) from None
+        return cls(host, port)
+
+    @property
+    def target(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"tcp://{self.target.replace('%', '%25')}"
+
+
+_SERIAL_PARAMS = ("baud", "parity", "bytesize", "stopbits")
+
+
+@dataclass(frozen=True, slots=True)
+class SerialLink(LinkSpec):
+    """``serial:///dev/ttyUSB0?baud=9600&parity=N&bytesize=8&stopbits=1``, or a bare device path."""
+
+    path: str
+    baud: int = 9600
+    parity: str = "N"  # N, E or O
+    bytesize: int = 8  # 7 or 8
+    stopbits: int = 1  # 1 or 2
+
+    kind: ClassVar[str] = "serial"
+    example: ClassVar[str] = SERIAL_EXAMPLE
+    can_stream: ClassVar[bool] = True
+    can_request: ClassVar[bool] = False
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        if url.startswith("/"):
+            raw_path, _, query = url.partition("?")
+            path = raw_path  # a bare path is a file name, not %-encoded
+        else:
+            rest = url[len("serial://"):]
+            if not rest.startswith("/"):
+                device = rest.partition("?")[0]
+                raise LinkError(
+                    f"the device path {device!r} is not absolute: write serial:///{device}, with three slashes",
+                    SERIAL_EXAMPLE,
+                )
+            if "#" in rest:
+                raise LinkError("a serial link takes no fragment ('#')", SERIAL_EXAMPLE)
+            raw_path, _, query = rest.partition("?")
+            try:
+                path = unquote(raw_path, errors="strict")
+            except UnicodeDecodeError:
+                raise LinkError(f"{raw_path!r} has %-escapes that are not UTF-8", SERIAL_EXAMPLE) from None
+        if path.rstrip("/") == "" or path.endswith("/"):
+            raise LinkError(f"{path!r} is a directory, not a device", SERIAL_EXAMPLE)
+        if "\0" in path:
+            raise LinkError("the device path contains a NUL character", SERIAL_EXAMPLE)
+        return cls(path, **_serial_params(query))
+
+    @property
+    def target(self) -> str:
+        return self.path
+
+    def __str__(self) -> str:
+        return (
+            f"serial://{quote(self.path, safe=_PATH_SAFE)}"
+            f"?baud={self.baud}&parity={self.parity}&bytesize={self.bytesize}&stopbits={self.stopbits}"
+        )
+
+
+def _serial_params(query: str) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in query.split("&") if query else ():
+        name, equals, value = item.partition("=")
+        if not equals:
+            raise LinkError(f"serial parameter {item!r} has no '=value'", SERIAL_EXAMPLE)
+        if name not in _SERIAL_PARAMS:
+            close = difflib.get_close_matches(name, _SERIAL_PARAMS, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_SERIAL_PARAMS)}"
+            raise LinkError(f"unknown serial parameter {name!r} ({hint})", SERIAL_EXAMPLE)
+        if name in params:
+            raise LinkError(f"serial parameter {name!r} is given twice", SERIAL_EXAMPLE)
+        params[name] = _serial_value(name, value)
+    return params
+
+
+def _serial_value(name: str, value: str) -> int | str:
+    if name == "parity":
+        if value.upper() not in ("N", "E", "O"):
+            raise LinkError(f"parity {value!r} is not one of N, E, O", SERIAL_EXAMPLE)
+        return value.upper()
+    allowed = {"bytesize": (7, 8), "stopbits": (1, 2)}.get(name)
+    number = int(value) if _DIGITS.fullmatch(value) else None
+    if allowed is not None:
+        if number not in allowed:
+            raise LinkError(f"{name} {value!r} is not one of {allowed[0]}, {allowed[1]}", SERIAL_EXAMPLE)
+        return number
+    if number is None or not 50 <= number <= 4_000_000:
+        raise LinkError(f"baud {value!r} is not a rate between 50 and 4000000", SERIAL_EXAMPLE)
+    return number
+
+
+def link_class(kind: str) -> type[LinkSpec]:
+    """The spec class registered for ``kind`` in :data:`LINK_KINDS` (imported now)."""
+    module, _, name = LINK_KINDS[kind].partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    if not (isinstance(cls, type) and issubclass(cls, LinkSpec)):
+        raise TypeError(f"LINK_KINDS[{kind!r}] = {LINK_KINDS[kind]!r} is not a LinkSpec class")
+    return cls
+
+
+def _examples() -> str:
+    return " or ".join(link_class(kind).example for kind in LINK_KINDS)
+
+
+def parse_link(url: str) -> LinkSpec:
+    """Parse a link URL into its spec; raises :class:`LinkError` saying what is wrong.
+
+    Whitespace around ``url`` is ignored.
+    """
+    url = url.strip()
+    if url == "":
+        raise LinkError("the link URL is empty", _examples())
+    if url.startswith("/"):
+        return link_class("serial").from_url(url)
+    scheme = _SCHEME.match(url)
+    if scheme is None or not url[scheme.end():].startswith("//"):
+        if url.startswith(("dev/", "tty")):
+            raise LinkError(f"{url!r} is not a link URL; a device path starts with '/'", SERIAL_EXAMPLE)
+        if scheme is not None and scheme.group(1).lower() in (*LINK_KINDS, *NOT_SUPPORTED_YET):
+            name = scheme.group(1).lower()
+            example = link_class(name).example if name in LINK_KINDS else NOT_SUPPORTED_YET[name][1]
+            raise LinkError(f"{url!r} needs '//' after '{name}:'", example)
+        try:
+            parse_host_port(url)
+        except ValueError:
+            raise LinkError(f"{url!r} is not a link URL (no scheme:// in front)", _examples()) from None
+        raise LinkError(f"{url!r} has no scheme: did you mean tcp://{url}?", TCP_EXAMPLE)
+    kind = scheme.group(1).lower()
+    if kind in LINK_KINDS:
+        cls = link_class(kind)
+        return cls.from_url(kind + url[len(kind):])
+    if kind in NOT_SUPPORTED_YET:
+        what, example = NOT_SUPPORTED_YET[kind]
+        supported = ", ".join(f"{k}://" for k in LINK_KINDS)
+        raise LinkError(f"{kind}:// links ({what}) are not supported yet; supported: {supported}", example)
+    close = difflib.get_close_matches(kind, [*LINK_KINDS, *NOT_SUPPORTED_YET], n=1)
+    hint = f"did you mean {close[0]}://?" if close else f"known: {', '.join(f'{k}://' for k in LINK_KINDS)}"
+    raise LinkError(f"unknown link kind {kind + '://'!r} ({hint})", _examples())
