@@ -208,10 +208,12 @@ class Gateway:
                 last_prune = now
 
     def status_line(self) -> str:
-        up = sum(1 for m in self.meters.values() if m.driver.state is LinkState.UP)
-        quality = self.timebase.stamp()[1].value
+        """One line for STATUS= and status views."""
+        states = [m.driver.state for m in self.meters.values()]
+        counts = ", ".join(f"{states.count(state)} {state.value}" for state in LinkState.__members__.values())
+        quality = self.timebase.quality().value
         per_minute = self.rate.per_minute(time.monotonic())
-        return f"meters {up} up, {len(self.meters) - up} down; {per_minute:.0f} readings/min; time {quality}"
+        return f"meters {counts}; {per_minute:.0f} readings/min; time {quality}"
 
     def publish_state(self) -> None:
         """STATUS= for systemd; time state for ``smgwctl status``; summaries of suppressed log lines."""

@@ -32,8 +32,8 @@ Stamp = Callable[[], tuple[datetime, TimeQuality]]
 
 
 class LinkState(enum.Enum):
-    CONNECTING = "connecting"
     UP = "up"
+    CONNECTING = "connecting"
     DOWN = "down"
 
 
