@@ -1,10 +1,10 @@
-"""Run every benchmark: ``python -m tests.bench`` (or one: ``python -m tests.bench sim``)."""
+"""Run every benchmark: ``python -m tests.bench`` (or some: ``python -m tests.bench sim daemon``)."""
 
 import sys
 
-from tests.bench import sim_push, sml_decode, store_ingest
+from tests.bench import daemon, sim_push, sml_decode, store_ingest
 
-BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main, "store": store_ingest.main}
+BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main, "store": store_ingest.main, "daemon": daemon.main}
 
 for name in sys.argv[1:] or list(BENCHMARKS):
     BENCHMARKS[name]()

@@ -1,0 +1,185 @@
+"""Gateway benchmarks: ingest into the store, and the daemon as a process with 100 meters.
+
+1. Sustained readings per second, one core: real SML push frames from smgw-sim's meters go
+   through frame decoding (every CRC), readings, gateway stamping and the SQLite store until
+   committed. Peer on the same frames: the same pipeline with smllib 1.7 as the decoder
+   (its entries turned into the same readings), so the ratio shows what our decoding saves.
+   Target: >= 20,000 readings/s.
+2. The daemon process (``python -m smgwd.daemon``) with 100 push meters on ptys fed by one
+   smgw-sim process at 1 frame/s each: time from start to READY=1 (target < 1.5 s), CPU per
+   meter (target < 0.2 % of a core), resident memory (target < 60 MiB).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from smgwd.cosem.obis import Obis
+from smgwd.gateway.store import Store
+from smgwd.meters.sml_profiles import get_profile
+from smgwd.meters.sml_stream import FrameDecoded, SmlFrameReader
+from smgwd.reading import Reading, TimeQuality
+from smgwd.sim.clock import SteppedClock
+from smgwd.sim.meter import MeterSpec, SimMeter
+from smgwd.sim.sml_push import push_frame
+
+START = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FRAMES = 3000
+
+
+def frames(n: int = FRAMES) -> bytes:
+    clock = SteppedClock(START)
+    meters = [SimMeter(MeterSpec(id=f"m{k}", serial=10_000_000 + k, seed=k), clock) for k in range(20)]
+    out = []
+    for k in range(n):
+        clock.step(1.0 / len(meters))
+        out.append(push_frame(meters[k % len(meters)], k))
+    return b"".join(out)
+
+
+def _stamp(readings: list[Reading]) -> list[Reading]:
+    return [Reading(r.meter_id, r.obis, r.raw, r.scaler, r.unit, r.status, r.meter_time, NOW,
+                    TimeQuality.SYNCHRONISED) for r in readings]
+
+
+def ingest_smgwd(data: bytes, store: Store) -> int:
+    reader = SmlFrameReader(get_profile("generic"))
+    count = 0
+    for chunk in range(0, len(data), 4096):
+        for result in reader.feed(data[chunk:chunk + 4096]):
+            if isinstance(result, FrameDecoded):
+                store.on_readings(_stamp(result.readings))
+                count += len(result.readings)
+    return count
+
+
+def ingest_smllib(data: bytes, store: Store) -> int:
+    from smllib import SmlStreamReader
+
+    reader = SmlStreamReader()
+    count = 0
+    for chunk in range(0, len(data), 4096):
+        reader.add(data[chunk:chunk + 4096])
+        while (frame := reader.get_frame()) is not None:
+            readings = []
+            for entry in frame.get_obis():
+                raw = _smllib_raw(entry.value)
+                if raw is None:
+                    continue
+                readings.append(Reading("m", Obis.parse(entry.obis), raw, entry.scaler or 0, entry.unit,
+                                        entry.status, None, NOW, TimeQuality.SYNCHRONISED))
+            store.on_readings(readings)
+            count += len(readings)
+    return count
+
+
+def _smllib_raw(value: object) -> int | bytes | None:
+    """smllib gives octet strings as hex or text, times as datetimes: map them as we store them."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            return value.encode()
+    return None
+
+
+def timed_ingest(fn, data: bytes) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "bench.db", batch_size=2000, flush_interval=0.5)
+        store.start()
+        started = time.perf_counter()
+        count = fn(data, store)
+        store.flush(120)
+        elapsed = time.perf_counter() - started
+        store.stop(30)
+    return count / elapsed, count
+
+
+SIM_HEADER = '<simulator><time mode="real"/><listeners>'
+GATEWAY_HEAD = '[store]\npath = "{db}"\n[time]\nservers = []\n[logging]\njournal = "no"\nlevel = "warning"\n'
+
+
+def daemon_run(meters: int = 100, seconds: float = 20.0) -> tuple[float, float, float]:
+    """(seconds to READY=1, % of a core per meter, resident MiB) for ``meters`` push meters."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        listeners = "".join(f'<serial id="s{k}" device="pty" meter="m{k}" interval-seconds="1"/>' for k in range(meters))
+        specs = "".join(f'<meter id="m{k}" serial="{10_000_000 + k}" seed="{k}"><consumption annual-kwh="3000"/></meter>'
+                        for k in range(meters))
+        (tmpdir / "sim.xml").write_text(f"{SIM_HEADER}{listeners}</listeners><meters>{specs}</meters></simulator>")
+        sim = subprocess.Popen([sys.executable, "-m", "smgwd.sim.main", "run", "--no-console", "--config",
+                                str(tmpdir / "sim.xml")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        ptys: dict[str, str] = {}
+        assert sim.stdout is not None
+        for line in sim.stdout:
+            match = re.search(r"Meter \[(\w+)\] pushes .* to \[pty (\S+)\]", line)
+            if match:
+                ptys[match.group(1)] = match.group(2)
+            if len(ptys) == meters:
+                break
+        config = GATEWAY_HEAD.format(db=tmpdir / "smgwd.db") + "".join(
+            f'[[meters]]\nid = "{m}"\nlink = "serial://{path}"\nmode = "push"\ninterval = 1.0\n'
+            for m, path in ptys.items())
+        (tmpdir / "smgwd.toml").write_text(config)
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(str(tmpdir / "notify"))
+        notify.settimeout(30)
+        started = time.monotonic()
+        daemon = subprocess.Popen([sys.executable, "-m", "smgwd.daemon", "--config", str(tmpdir / "smgwd.toml")],
+                                  env=dict(os.environ, NOTIFY_SOCKET=str(tmpdir / "notify")))
+        try:
+            while b"READY=1" not in notify.recv(4096):
+                pass
+            ready = time.monotonic() - started
+            time.sleep(3.0)  # every meter connected and pushing
+            cpu0 = _cpu_seconds(daemon.pid)
+            time.sleep(seconds)
+            cpu = _cpu_seconds(daemon.pid) - cpu0
+            rss = _rss_mib(daemon.pid)
+        finally:
+            for proc in (daemon, sim):
+                proc.terminate()
+                proc.wait(20)
+            if sim.stdout:
+                sim.stdout.close()
+            notify.close()
+    return ready, cpu / seconds * 100 / meters, rss
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    data = frames()
+    ours, n_ours = timed_ingest(ingest_smgwd, data)
+    peer, n_peer = timed_ingest(ingest_smllib, data)
+    print(f"gateway ingest: {FRAMES} real push frames -> readings -> SQLite store (WAL, synchronous=FULL)")
+    print(f"smgwd {ours:,.0f} readings/s ({n_ours} readings); peer: smllib 1.7 decoding into the same store "
+          f"{peer:,.0f} readings/s ({n_peer}); ratio {ours / peer:.2f}x   (target >= 20,000 readings/s)")
+    ready, per_meter, rss = daemon_run()
+    print(f"daemon with 100 push meters at 1 frame/s: READY=1 after {ready:.2f} s (target < 1.5 s), "
+          f"{per_meter:.3f} % of a core per meter (target < 0.2 %), {rss:.1f} MiB resident (target < 60 MiB)")
+
+
+if __name__ == "__main__":
+    main()
