@@ -13,9 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
-from smgwd.cli.store_common import EXIT_OK, iso, run_on_store, write_table
+from smgwd.cli.store_common import EXIT_FAILED, EXIT_OK, CliError, control_socket, iso, run_on_store, write_table
 from smgwd.gateway.store import MeterInfo, StoreReader
 
 __all__ = ["meter_record", "run_meters", "run_status"]
@@ -69,7 +70,21 @@ def _size(size: int) -> str:
     return f"{value:.1f} {units[0]}"
 
 
-def status(reader: StoreReader, fmt: str) -> int:
+def _daemon(socket: Path | None) -> tuple[dict[str, Any] | None, str]:
+    """The running daemon's own view, or why there is none."""
+    if socket is None:
+        return None, "not asked (--db without --config)"
+    from smgwd.gateway.control import ControlUnavailable, query
+
+    try:
+        live = query(socket)
+    except ControlUnavailable as error:
+        return None, f"not running or not reachable ({error}); showing the store"
+    return live, f"running, pid {live.get('pid')}, up {live.get('uptime')} s: {live.get('status')}"
+
+
+def status(reader: StoreReader, fmt: str, socket: Path | None = None) -> int:
+    live, daemon_text = _daemon(socket)
     state = reader.state()
     meters = reader.meters()
     time_state = {k[len(TIME_PREFIX):]: v for k, v in state.items() if k.startswith(TIME_PREFIX)}
@@ -82,10 +97,12 @@ def status(reader: StoreReader, fmt: str) -> int:
             "time": time_state,
             "state": state,
             "meters": [meter_record(m) for m in meters],
+            "daemon": live,
         }
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return EXIT_OK
     out = sys.stdout
+    out.write(f"daemon    {daemon_text}\n")
     out.write(f"database  {reader.path} ({_size(reader.size_bytes())}, schema version {reader.schema_version})\n")
     out.write(f"readings  {reader.total_readings()} stored\n")
     shown = sorted((k for k in time_state if k not in TIME_JSON_ONLY and time_state[k] != ""),
@@ -115,7 +132,12 @@ def meters(reader: StoreReader, fmt: str) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    return run_on_store(args, lambda reader: status(reader, args.format))
+    try:
+        socket = control_socket(args)
+    except CliError as error:
+        print(f"smgwctl: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    return run_on_store(args, lambda reader: status(reader, args.format, socket))
 
 
 def run_meters(args: argparse.Namespace) -> int:

@@ -16,10 +16,13 @@ import sqlite3
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TextIO
 
 from smgwd.cosem.errors import CosemError
 from smgwd.gateway.store import StoreError, StoreReader
+
+if TYPE_CHECKING:
+    from smgwd.gateway.config import GatewayConfig
 
 __all__ = [
     "DEFAULT_CONFIG", "DEFAULT_DB", "CliError", "database_path", "iso", "parse_instant", "run_on_store",
@@ -28,6 +31,7 @@ __all__ = [
 
 DEFAULT_CONFIG = Path("/etc/smgwd/smgwd.toml")
 DEFAULT_DB = Path("/var/lib/smgwd/smgwd.db")
+DEFAULT_SOCKET = Path("/run/smgwd/control.sock")
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -35,21 +39,33 @@ class CliError(Exception):
     """A failure to report as one line (exit status 1)."""
 
 
+def _configured(args: argparse.Namespace) -> GatewayConfig | None:
+    """The configuration named by ``--config`` (None: the default file does not exist)."""
+    config = Path(getattr(args, "config", None) or DEFAULT_CONFIG)
+    if config == DEFAULT_CONFIG and not config.exists():
+        return None
+    from smgwd.gateway.config import ConfigError, load_config
+
+    try:
+        return load_config(config)
+    except ConfigError as error:
+        raise CliError(str(error)) from None
+
+
 def database_path(args: argparse.Namespace) -> Path:
     """The database the command reads: ``--db``, else the configuration's ``[store] path``."""
     if getattr(args, "db", None):
         return Path(args.db)
-    config = Path(getattr(args, "config", None) or DEFAULT_CONFIG)
-    if config == DEFAULT_CONFIG and not config.exists():
-        return DEFAULT_DB
-    try:
-        from smgwd.gateway.config import load_config
-    except ImportError:
-        raise CliError(f"{config}: cannot read configurations in this version; name the database with --db") from None
-    try:
-        return Path(load_config(config).store.path)
-    except Exception as error:  # noqa: BLE001 - the loader's message is the one line to show
-        raise CliError(str(error)) from None
+    config = _configured(args)
+    return DEFAULT_DB if config is None else Path(config.store.path)
+
+
+def control_socket(args: argparse.Namespace) -> Path | None:
+    """The daemon's control socket from the configuration (None with ``--db`` alone)."""
+    if getattr(args, "db", None) and not getattr(args, "config", None):
+        return None
+    config = _configured(args)
+    return DEFAULT_SOCKET if config is None else Path(config.control.socket)
 
 
 def parse_instant(text: str | None, option: str) -> datetime | None:

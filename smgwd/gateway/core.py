@@ -16,8 +16,10 @@ what it holds and closes it, within the time limit systemd gives.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from smgwd.gateway.config import GatewayConfig, MeterConfig, MeterMode
+from smgwd.gateway.control import ControlServer
 from smgwd.gateway.logsetup import RateLimitFilter, fields
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.gateway.store import Store
@@ -108,6 +111,7 @@ class Gateway:
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._healthy = True
+        self.control = ControlServer(config.control.socket, self.live_status)
 
     # --- what drivers call --------------------------------------------------------------
 
@@ -147,6 +151,11 @@ class Gateway:
         self.store.start()
         self.store.log("system", "start", f"smgwd starting with {len(self.config.meters)} meter(s)")
         self._tasks.append(asyncio.create_task(self.timebase.run(), name="timebase"))
+        try:
+            await self.control.start()
+        except OSError as error:
+            log.warning("control socket %s not available (smgwctl status reads the store only): %s",
+                        self.config.control.socket, error, extra=fields(event="control_unavailable"))
         for meter in self.config.meters:
             if meter.enabled:
                 self._start_meter(meter)
@@ -215,6 +224,22 @@ class Gateway:
         per_minute = self.rate.per_minute(time.monotonic())
         return f"meters {counts}; {per_minute:.0f} readings/min; time {quality}"
 
+    def live_status(self) -> dict[str, object]:
+        """What the control socket answers to ``status``."""
+        return {
+            "pid": os.getpid(),
+            "uptime": round(time.monotonic() - self.started_at, 1),
+            "status": self.status_line(),
+            "healthy": self._healthy,
+            "meters": [
+                {"id": meter_id, "state": m.driver.state.value, "reason": m.driver.reason,
+                 **dataclasses.asdict(m.driver.stats)}
+                for meter_id, m in self.meters.items()
+            ],
+            "time": self.timebase.state(),
+            "store": dataclasses.asdict(self.store.stats),
+        }
+
     def publish_state(self) -> None:
         """STATUS= for systemd; time state for ``smgwctl status``; summaries of suppressed log lines."""
         self.notifier.status(self.status_line())
@@ -232,6 +257,7 @@ class Gateway:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.control.close()
         self.publish_state()
         self.store.log("system", "stop", "smgwd stopping")
         await asyncio.to_thread(self.store.stop, timeout)

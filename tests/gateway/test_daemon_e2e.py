@@ -6,6 +6,7 @@ reported and comes back, SIGTERM stops cleanly."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -164,6 +165,13 @@ def test_daemon_end_to_end(tmp_path: Path) -> None:
             assert energy[-1].gateway_time is not None and energy[-1].meter_time is not None
             assert energy[-1].meter_time.as_datetime() is None  # a seconds index, never taken for a date
             notify.wait_for("STATUS=meters 2 up, 0 connecting, 0 down;")
+
+            # smgwctl asks the running daemon over its control socket
+            done = subprocess.run([sys.executable, "-m", "smgwd.cli.main", "--config", str(config), "status",
+                                   "--format", "json"], capture_output=True, text=True, timeout=30)
+            live = json.loads(done.stdout)["daemon"]
+            assert live["pid"] == daemon.pid and {m["id"]: m["state"] for m in live["meters"]} == {
+                "house": "up", "flat": "up"}
 
             # SIGHUP with a changed meter: reloaded, readings keep coming
             config.write_text(text.replace("interval = 0.5", "interval = 0.3"))
