@@ -224,3 +224,35 @@ def test_bad_config_stops_the_start_with_one_line(tmp_path: Path) -> None:
 def test_usage_error(args: tuple[str, ...]) -> None:
     done = subprocess.run([sys.executable, "-m", "smgwd.daemon", *args], capture_output=True, timeout=30)
     assert done.returncode == 1
+
+
+def test_kill_9_during_ingest_then_restart(tmp_path: Path) -> None:
+    """The daemon killed mid-ingest: the database opens, holds what was acknowledged, and a
+    restarted daemon carries on (the store's own kill -9 bound is proven in test_store_kill)."""
+    import sqlite3
+
+    port = free_port()
+    sim, pty = start_simulator(tmp_path, port)
+    db = tmp_path / "smgwd.db"
+    config = tmp_path / "smgwd.toml"
+    config.write_text(GATEWAY_TOML.format(db=db, ntp=free_port(), dir=tmp_path, port=port, pty=pty, interval=0.2)
+                      .replace('servers = ["127.0.0.1:', 'servers = [] # ["127.0.0.1:'))
+    daemon = subprocess.Popen([sys.executable, "-m", "smgwd.daemon", "--config", str(config)],
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait_until(lambda: db.exists() and len(readings(db, "flat")) > 50)
+        daemon.kill()
+        daemon.wait(10)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        kept = len(readings(db, "flat"))
+        assert kept > 50
+        daemon = subprocess.Popen([sys.executable, "-m", "smgwd.daemon", "--config", str(config)],
+                                  stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: len(readings(db, "flat")) > kept + 20)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(10) == 0
+        assert "Traceback" not in (daemon.stderr.read() if daemon.stderr else "")
+    finally:
+        stop(daemon)
+        stop(sim)
