@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from smgwd.gateway.config import GatewayConfig
     from smgwd.gateway.logsetup import RateLimitFilter
 
+from smgwd.cli.usage import ArgumentParser
+
 __all__ = ["main"]
 
 EX_CONFIG = 78
@@ -30,14 +32,9 @@ STOP_TIMEOUT = 4.0  # seconds for the store to commit; systemd's default Timeout
 log = logging.getLogger("smgwd")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="smgwd", description="The smgwd smart meter gateway daemon.")
+    parser = ArgumentParser(prog="smgwd", description="The smgwd smart meter gateway daemon.")
     parser.add_argument("--config", default=DEFAULT_CONFIG, metavar="PATH",
                         help=f"configuration file (default {DEFAULT_CONFIG})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from smgwd.sim.app import Simulator
     from smgwd.sim.config import SimConfig
 
+from smgwd.cli.usage import ArgumentParser
+
 __all__ = ["main", "build_parser"]
 
 EXAMPLES = ("household", "prosumer", "commercial")
@@ -30,17 +32,12 @@ STATUS_EVERY = 60.0  # seconds between status lines in non-interactive mode
 log = logging.getLogger("smgw-sim")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(1, f"{self.prog}: error: {message}\n")
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The smgw-sim argument parser."""
     from smgwd.sim.loadprofile.cli import add_profile_arguments
 
-    parser = _Parser(prog="smgw-sim", description="Smart meter simulator: SML meters on TCP and serial lines.")
+    parser = ArgumentParser(prog="smgw-sim", description="Smart meter simulator: SML meters on TCP and serial lines.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = commands.add_parser("run", help="run the configured meters")
     run.add_argument("--config", metavar="FILE", help="XML configuration (default: the household example)")
