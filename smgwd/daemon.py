@@ -16,11 +16,11 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from smgwd.cli.usage import ArgumentParser
+
 if TYPE_CHECKING:
     from smgwd.gateway.config import GatewayConfig
     from smgwd.gateway.logsetup import RateLimitFilter
-
-from smgwd.cli.usage import ArgumentParser
 
 __all__ = ["main"]
 

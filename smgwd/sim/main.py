@@ -17,11 +17,11 @@ import sys
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable
 
+from smgwd.cli.usage import ArgumentParser
+
 if TYPE_CHECKING:
     from smgwd.sim.app import Simulator
     from smgwd.sim.config import SimConfig
-
-from smgwd.cli.usage import ArgumentParser
 
 __all__ = ["main", "build_parser"]
 
