@@ -1,0 +1,78 @@
+"""Mutual TLS for the WAN (TR-03116-3 §4): contexts for the gateway and the EMP, and requests.
+
+How this works: both sides require a certificate from the configured CA
+(the client pins its EMP's CA: no system trust store is loaded), allow TLS 1.2
+with the ECDHE-ECDSA AES-GCM suites (and the SHA-2 CBC ones TR-03116-3 lists),
+offer the ECDHE group of their own certificate's curve (brainpoolP256r1 in the
+SM-PKI; in TLS 1.2 a client must advertise it or a brainpool server cannot
+pick an ECDSA suite), and refuse renegotiation, session tickets and
+compression. TLS 1.3 is allowed only when the OpenSSL at run time knows the
+brainpool TLS 1.3 groups (3.2 and later); OpenSSL 3.0 (Debian 12) has none,
+so there the maximum stays TLS 1.2. :class:`TlsAdapter` lets ``requests`` use
+such a context.
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+
+__all__ = ["CIPHERS", "TlsAdapter", "client_context", "server_context", "tls13_with_brainpool"]
+
+#: TR-03116-3 Tab. 7 suites for TLS 1.2, strongest first as OpenSSL names them.
+CIPHERS = ":".join((
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES128-SHA256",
+    "ECDHE-ECDSA-AES256-SHA384",
+))
+_OPTIONS = ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_TICKET | ssl.OP_NO_COMPRESSION
+
+
+def tls13_with_brainpool() -> bool:
+    """Whether this OpenSSL offers TLS 1.3 with brainpool groups (RFC 8734; OpenSSL >= 3.2)."""
+    return ssl.OPENSSL_VERSION_INFO >= (3, 2)
+
+
+def _context(purpose: int, cert: Path, key: Path, ca: Path, curve: str) -> ssl.SSLContext:
+    context = ssl.SSLContext(purpose)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.maximum_version = ssl.TLSVersion.TLSv1_3 if tls13_with_brainpool() else ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(CIPHERS)
+    context.set_ecdh_curve(curve)
+    context.options |= _OPTIONS
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_cert_chain(str(cert), str(key))
+    context.load_verify_locations(cafile=str(ca))
+    return context
+
+
+def server_context(cert: Path, key: Path, client_ca: Path, curve: str = "brainpoolP256r1") -> ssl.SSLContext:
+    """The EMP side: its TLS certificate, and clients must present one from ``client_ca``."""
+    return _context(ssl.PROTOCOL_TLS_SERVER, cert, key, client_ca, curve)
+
+
+def client_context(cert: Path, key: Path, server_ca: Path, curve: str = "brainpoolP256r1") -> ssl.SSLContext:
+    """The gateway side: its TLS certificate, and the server must chain to ``server_ca`` (pinned)."""
+    context = _context(ssl.PROTOCOL_TLS_CLIENT, cert, key, server_ca, curve)
+    context.check_hostname = True
+    return context
+
+
+class TlsAdapter(HTTPAdapter):
+    """A requests transport adapter that connects with a given SSL context."""
+
+    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
+        self.context = context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self.context
+        super().init_poolmanager(*args, **kwargs)
+
+    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self.context
+        return super().proxy_manager_for(*args, **kwargs)
