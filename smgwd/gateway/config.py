@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 from smgwd.codec.crc import CrcPolicy
+from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
 from smgwd.meters.sml_profiles import PROFILES, SmlProfile
 
@@ -56,7 +57,6 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH = "/etc/smgwd/smgwd.toml"
-NTP_PORT = 123
 SECRET_MAX_BYTES = 4096
 
 
@@ -85,17 +85,6 @@ class MeterMode(enum.StrEnum):
 
     PULL = "pull"  # the gateway asks (jOSEF SML request/response)
     PUSH = "push"  # the meter sends by itself (IR head, push over TCP)
-
-
-@dataclass(frozen=True, slots=True)
-class NtpServer:
-    """One NTP server of ``[time] servers``."""
-
-    host: str
-    port: int = NTP_PORT
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
