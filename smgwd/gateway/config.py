@@ -523,6 +523,11 @@ def _check_shared_links(meters: list[MeterConfig]) -> None:
     for (kind, target), indexes in wires.items():
         if len(indexes) < 2:
             continue
+        if kind == "serial":
+            # a serial port is opened exclusively by one driver; sharing one needs a line reader
+            raise _Problem(f"meters[{indexes[1]}].link",
+                           f"{kind}://{target} is also the link of meters[{indexes[0]}] "
+                           "(expected one meter per serial port for now)")
         seen: dict[bytes, int] = {}
         for index in indexes:
             server_id = meters[index].server_id

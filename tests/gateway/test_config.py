@@ -326,8 +326,8 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
          "meters[1].server_id: '01' is also the server_id of meters[0] on the same link tcp://127.0.0.1:33333 "
          "(expected different server_ids on a shared link)"),
         (meter_toml(base='id = "a"\nlink = "/dev/ttyUSB0"\n') + meter_toml(base='id = "b"\nlink = "serial:///dev/ttyUSB0?baud=300"\n'),
-         "meters[0].server_id: missing, but meters[1] is on the same link serial:///dev/ttyUSB0 "
-         "(expected a server_id for each meter on a shared link)"),
+         "meters[1].link: serial:///dev/ttyUSB0 is also the link of meters[0] "
+         "(expected one meter per serial port for now)"),
     ],
 )
 def test_error_messages(text: str, message: str) -> None:
