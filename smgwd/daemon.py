@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 EX_CONFIG = 78
-EX_UNAVAILABLE = 69
 DEFAULT_CONFIG = "/etc/smgwd/smgwd.toml"
 STOP_TIMEOUT = 4.0  # seconds for the store to commit; systemd's default TimeoutStopSec is longer
 

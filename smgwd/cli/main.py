@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="gateway configuration file")
     _add_store_commands(commands)
+    _add_pki_commands(commands)
+    _add_cms_commands(commands)
     return parser
 
 
@@ -149,6 +151,89 @@ def _add_store_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     export.add_argument("--until", metavar="TIME", help=time_help)
 
 
+def _add_pki_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``pki init|issue|show``: the lab PKI (Smart-Metering-PKI-shaped CAs and participant certificates)."""
+    pki = commands.add_parser(
+        "pki", help="make and inspect a lab PKI shaped like the Smart-Metering PKI",
+        description="A lab PKI: root CA, sub-CA and, per participant, TLS, signature and encryption certificates.",
+    )
+    actions = pki.add_subparsers(dest="action", metavar="ACTION", required=True)
+    days_help = "validity of participant certificates in days (default 730)"
+    init = actions.add_parser(
+        "init", help="make a new lab PKI in DIR",
+        description="Make a root CA (brainpoolP384r1), a sub-CA (brainpoolP256r1) and TLS, signature and encryption "
+                    "certificates for each participant (default: gateway smgw, EMP emp, administrator gwa) in DIR, "
+                    "with DIR/README and DIR/index.json saying what is where. Private keys are mode 0600. "
+                    "Exit status: 0 made, 1 refused (DIR already holds a PKI) or usage error.",
+    )
+    init.add_argument("dir", metavar="DIR", help="directory for the PKI (created when missing)")
+    init.add_argument("--curve", choices=("brainpool", "p256"), default="brainpool",
+                      help="brainpool (default), or p256: a NIST P-384 root and P-256 otherwise, for peers "
+                           "without brainpool")
+    init.add_argument("--gateway", action="append", metavar="NAME", help="a gateway (repeatable; default smgw)")
+    init.add_argument("--emp", action="append", metavar="NAME", help="a market participant (repeatable; default emp)")
+    init.add_argument("--gwa", action="append", metavar="NAME",
+                      help="a gateway administrator (repeatable; default gwa)")
+    init.add_argument("--days", type=int, default=730, metavar="N", help=days_help)
+    init.add_argument("--force", action="store_true", help="replace a PKI that is already in DIR")
+    issue = actions.add_parser(
+        "issue", help="add a participant to the PKI in DIR",
+        description="Add a participant's TLS, signature and encryption certificates, signed by DIR's sub-CA "
+                    "(never valid beyond it). Exit status: 0 issued, 1 refused or usage error.",
+    )
+    issue.add_argument("dir", metavar="DIR", help="directory of the PKI")
+    issue.add_argument("--role", choices=("emp", "smgw", "gwa"), required=True, help="the participant's role")
+    issue.add_argument("name", metavar="NAME", help="the participant's name (letters, digits, '.', '_', '-')")
+    issue.add_argument("--days", type=int, default=730, metavar="N", help=days_help)
+    issue.add_argument("--force", action="store_true", help="re-issue a participant that exists, with new keys")
+    show = actions.add_parser(
+        "show", help="list the certificates of the PKI in DIR",
+        description="List the PKI's certificates with role, curve and validity, and check each participant's "
+                    "chain now. Exit status: 0 all chains verify, 2 some do not (reason in CHECK), 1 no PKI.",
+    )
+    show.add_argument("dir", metavar="DIR", help="directory of the PKI")
+    show.add_argument("--format", choices=("table", "json"), default="table",
+                      help="output: a table (default) or JSON Lines")
+
+
+def _add_cms_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """``cms seal|open``: TR-03116-3 CMS messages (encrypt for recipients, then sign), like ``openssl cms``."""
+    cms = commands.add_parser(
+        "cms", help="seal and open TR-03116-3 CMS messages (AuthEnvelopedData inside SignedData)",
+        description="Seal (encrypt with AES-128-GCM for recipients' encryption certificates, then sign with ECDSA) "
+                    "and open (verify, check the signer's chain, decrypt) CMS messages as TR-03116-3 §8 "
+                    "prescribes; openssl cms reads and writes the same messages.",
+    )
+    actions = cms.add_subparsers(dest="action", metavar="ACTION", required=True)
+    status = "Exit status: 0 done, 2 refused (reason on stderr), 1 usage error or unreadable file."
+    seal = actions.add_parser(
+        "seal", help="encrypt for recipients, then sign; DER to stdout",
+        description=f"Encrypt IN for every --recipient, sign it, and write the DER message to stdout. {status}",
+    )
+    seal.add_argument("file", nargs="?", default="-", metavar="IN", help="content file, or - for stdin (default)")
+    seal.add_argument("--cert", required=True, metavar="SIGNER.pem", help="the sender's signature certificate")
+    seal.add_argument("--key", required=True, metavar="SIGNER.key", help="the sender's signature key")
+    seal.add_argument("--recipient", action="append", required=True, metavar="ENC.pem",
+                      help="a recipient's encryption certificate (repeatable)")
+    seal.add_argument("--chain", action="append", metavar="CA.pem",
+                      help="certificates to send along, e.g. the sub-CA (repeatable)")
+    seal.add_argument("--kari", choices=("rfc5753", "bsi"), default="rfc5753",
+                      help="key agreement OID: RFC 5753 dhSinglePass-stdDH-sha256kdf-scheme (default, what openssl "
+                           "reads) or BSI ecka-eg-X963KDF-SHA256")
+    opener = actions.add_parser(
+        "open", help="verify, check the signer, decrypt; content to stdout",
+        description=f"Verify the message IN (DER or PEM), check that its signer chains to a --trust root, decrypt "
+                    f"it with --key and write the content to stdout. {status}",
+    )
+    opener.add_argument("file", nargs="?", default="-", metavar="IN", help="message file, or - for stdin (default)")
+    opener.add_argument("--key", required=True, metavar="ENC.key", help="our encryption key")
+    opener.add_argument("--cert", required=True, metavar="ENC.pem", help="our encryption certificate")
+    opener.add_argument("--trust", action="append", required=True, metavar="ROOT.pem",
+                        help="trusted root certificate(s) (repeatable)")
+    opener.add_argument("--untrusted", action="append", metavar="SUBCA.pem",
+                        help="intermediate certificates to build the signer's chain (repeatable)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run smgwctl; returns the process exit status."""
     parser = build_parser()
@@ -161,6 +246,15 @@ def main(argv: list[str] | None = None) -> int:
         from smgwd.cli.config_check import run as check
 
         return quiet_on_broken_pipe(lambda: check(args))
+    if args.command == "pki":
+        from smgwd.cli.pki import run as pki
+
+        return quiet_on_broken_pipe(lambda: pki(args))
+    if args.command == "cms":
+        from smgwd.cli.cms import run_open, run_seal
+
+        command = run_seal if args.action == "seal" else run_open
+        return quiet_on_broken_pipe(lambda: command(args))
     if args.command in STORE_COMMANDS:
         module, function = STORE_COMMANDS[args.command]
         command = getattr(importlib.import_module(module), function)

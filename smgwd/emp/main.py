@@ -1,15 +1,96 @@
-"""smgw-emp, the lab EMP endpoint (entry point; not built yet, and it says so)."""
+"""smgw-emp: the lab EMP (external market participant) endpoint.
+
+``smgw-emp --config emp.toml [run]`` serves HTTPS with client certificates
+until SIGTERM/SIGINT; ``smgw-emp --config emp.toml readings [--meter] [--obis]
+[--format table|json]`` lists what it stored. A bad configuration stops it
+with one line and exit status 78.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import signal
 import sys
+import threading
+from typing import TYPE_CHECKING
 
-from smgwd.daemon import EX_UNAVAILABLE
+from smgwd.cli.usage import ArgumentParser
+
+if TYPE_CHECKING:
+    from smgwd.emp.config import EmpConfig
+
+__all__ = ["main"]
+
+EX_CONFIG = 78
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ArgumentParser(prog="smgw-emp", description="The lab EMP: receives, verifies, decrypts and stores.")
+    parser.add_argument("--config", required=True, metavar="FILE", help="the EMP's TOML configuration")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="serve (the default)")
+    readings = commands.add_parser("readings", help="list stored readings")
+    readings.add_argument("--meter")
+    readings.add_argument("--obis")
+    readings.add_argument("--format", choices=("table", "json"), default="table")
+    return parser
+
+
+def _serve(config: EmpConfig) -> int:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from smgwd.emp.server import EmpServer
+    from smgwd.emp.service import EmpService
+    from smgwd.emp.store import EmpStore
+    from smgwd.wan.chain import load_certs
+    from smgwd.wan.tls import server_context
+
+    service = EmpService(
+        load_pem_private_key(config.cms_key.read_bytes(), None),  # type: ignore[arg-type]
+        x509.load_pem_x509_certificate(config.cms_cert.read_bytes()),
+        load_certs(config.trust.read_bytes()),
+        load_certs(config.untrusted.read_bytes()) if config.untrusted else [],
+        EmpStore(config.store),
+    )
+    server = EmpServer((config.host, config.port), service,
+                       server_context(config.tls_cert, config.tls_key, config.client_ca))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server.serve_in_thread()
+    print(f"smgw-emp listening on https://{config.host}:{server.port}/v1/meterdata", flush=True)
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    service.store.close()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("smgw-emp: not implemented yet", file=sys.stderr)
-    return EX_UNAVAILABLE
+    """Run smgw-emp; returns the exit status."""
+    from smgwd.emp.config import EmpConfigError, load_emp_config
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_emp_config(args.config)
+    except EmpConfigError as error:
+        print(f"smgw-emp: {error}", file=sys.stderr)
+        return EX_CONFIG
+    if args.command == "readings":
+        from smgwd.emp.store import EmpStore
+
+        store = EmpStore(config.store, readonly=True)
+        for reading in store.readings(args.meter, args.obis):
+            record = reading.record()
+            print(json.dumps(record) if args.format == "json" else
+                  f"{record['received_at']}  {record['meter']:20} {record['obis']:16} {record['raw']:>20}"
+                  f"  scaler {record['scaler']}  unit {record['unit']}")
+        return 0
+    return _serve(config)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""smgw-emp configuration (TOML): where it listens, its certificates and keys, its store.
+
+How this works: a fixed table of sections and keys with their types and
+defaults; unknown sections or keys are errors, and every error is one line
+naming the file and the key path. Relative paths count from the file's
+directory, so a lab directory made by ``smgwctl pki init`` can be moved.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EmpConfig", "EmpConfigError", "load_emp_config"]
+
+#: section -> key -> (type, default; None: required)
+_SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
+    "server": {"host": (str, "127.0.0.1"), "port": (int, 8443), "max_body": (int, 4 * 1024 * 1024)},
+    "tls": {"cert": (Path, None), "key": (Path, None), "client_ca": (Path, None)},
+    "cms": {"cert": (Path, None), "key": (Path, None), "trust": (Path, None), "untrusted": (Path, "")},
+    "store": {"path": (Path, "emp.db")},
+}
+
+
+class EmpConfigError(ValueError):
+    """One line: file, key path, what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmpConfig:
+    host: str
+    port: int
+    max_body: int
+    tls_cert: Path
+    tls_key: Path
+    client_ca: Path
+    cms_cert: Path
+    cms_key: Path
+    trust: Path
+    untrusted: Path | None
+    store: Path
+
+
+def load_emp_config(path: str | Path) -> EmpConfig:
+    """Read and check an EMP configuration file."""
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text())
+    except OSError as error:
+        raise EmpConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise EmpConfigError(f"{path}: {error}") from None
+    values: dict[str, Any] = {}
+    for section in document:
+        if section not in _SCHEMA:
+            raise EmpConfigError(f"{path}: {section}: unknown section (expected one of {', '.join(_SCHEMA)})")
+    for section, keys in _SCHEMA.items():
+        table = document.get(section, {})
+        if not isinstance(table, dict):
+            raise EmpConfigError(f"{path}: {section}: expected a table")
+        for key in table:
+            if key not in keys:
+                raise EmpConfigError(f"{path}: {section}.{key}: unknown key (expected one of {', '.join(keys)})")
+        for key, (kind, default) in keys.items():
+            value = table.get(key, default)
+            if value is None:
+                raise EmpConfigError(f"{path}: {section}.{key}: missing (expected a {kind.__name__})")
+            if kind is Path:
+                if not isinstance(value, str):
+                    raise EmpConfigError(f"{path}: {section}.{key}: expected a path, got {value!r}")
+                value = (path.parent / value) if value else None
+            elif not isinstance(value, kind) or isinstance(value, bool):
+                raise EmpConfigError(f"{path}: {section}.{key}: expected a {kind.__name__}, got {value!r}")
+            values[f"{section}.{key}"] = value
+    if not 0 <= values["server.port"] < 65536:
+        raise EmpConfigError(f"{path}: server.port: {values['server.port']} is not 0..65535")
+    return EmpConfig(
+        values["server.host"], values["server.port"], values["server.max_body"], values["tls.cert"],
+        values["tls.key"], values["tls.client_ca"], values["cms.cert"], values["cms.key"], values["cms.trust"],
+        values["cms.untrusted"], values["store.path"],
+    )

@@ -1,0 +1,138 @@
+"""The lab EMP's storage: accepted messages and the readings they carried, in SQLite.
+
+How this works: every accepted message is one row keyed by the gateway's
+message id, with the SHA-256 of the CMS bytes; its readings (one per COSEM
+register or data object of each logical device) are inserted in the same
+transaction. Storage is idempotent on the message id: the same id with the
+same bytes again is a duplicate (acknowledged, not stored twice); the same id
+with other bytes is a replay attempt and refused. Values keep the raw integer
+and scaler, as everywhere in smgwd.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+__all__ = ["EmpStore", "ReplayError", "StoredReading"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    message_id TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    signer TEXT NOT NULL,
+    client TEXT NOT NULL,
+    readings INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS readings (
+    message_id TEXT NOT NULL REFERENCES messages(message_id),
+    meter TEXT NOT NULL,
+    obis TEXT NOT NULL,
+    class_id INTEGER NOT NULL,
+    raw TEXT NOT NULL,
+    scaler INTEGER,
+    unit INTEGER,
+    received_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS readings_meter ON readings (meter, obis, received_at);
+"""
+
+
+class ReplayError(ValueError):
+    """A message id seen before with different content."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    message_id: str
+    meter: str
+    obis: str
+    class_id: int
+    raw: str  # the value as text (integers exactly; octet strings as hex)
+    scaler: int | None
+    unit: int | None
+    received_at: str
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id, "meter": self.meter, "obis": self.obis, "class_id": self.class_id,
+            "raw": self.raw, "scaler": self.scaler, "unit": self.unit, "received_at": self.received_at,
+        }
+
+
+class EmpStore:
+    """One SQLite file; safe to use from the server's handler threads."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def accept(self, message_id: str, digest: str, signer: str, client: str,
+               rows: Iterable[tuple[str, str, int, str, int | None, int | None]]) -> bool:
+        """Store a message and its readings; False when it was a duplicate.
+
+        ``rows`` are (meter, obis, class_id, raw, scaler, unit).
+        """
+        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        with self._lock:
+            known = self._conn.execute("SELECT digest FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+            if known is not None:
+                if known[0] != digest:
+                    raise ReplayError(f"message id {message_id} was already used for other content")
+                return False
+            rows = list(rows)
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
+                                   (message_id, digest, now, signer, client, len(rows)))
+                self._conn.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                       [(message_id, *row, now) for row in rows])
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            return True
+
+    def message(self, message_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        if row is None:
+            return None
+        keys = ("message_id", "digest", "received_at", "signer", "client", "readings")
+        return dict(zip(keys, row))
+
+    def readings(self, meter: str | None = None, obis: str | None = None, since: str | None = None,
+                 limit: int = 10_000) -> list[StoredReading]:
+        clauses, params = [], []
+        for column, value, op in (("meter", meter, "="), ("obis", obis, "="), ("received_at", since, ">=")):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM readings {where} ORDER BY received_at, rowid LIMIT ?", (*params, limit)
+            ).fetchall()
+        return [StoredReading(*row) for row in rows]
+
+    def counts(self) -> tuple[int, int]:
+        """(messages, readings) stored."""
+        with self._lock:
+            messages = self._conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+            readings = self._conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+        return int(messages), int(readings)
