@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``smgwctl pki ACTION``; returns the exit status."""
     try:
         return _ACTIONS[args.action](args)
+    except BrokenPipeError:
+        raise  # the reader went away: smgwctl stops quietly
     except (PkiError, OSError) as error:
         print(f"smgwctl: pki {args.action}: {error}", file=sys.stderr)
         return EXIT_FAILED
