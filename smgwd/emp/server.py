@@ -28,6 +28,7 @@ __all__ = ["EmpServer"]
 
 log = logging.getLogger("smgw-emp")
 HANDSHAKE_TIMEOUT = 10.0
+DRAIN_FACTOR = 4  # an oversized body up to this many times the limit is read and dropped before answering
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -60,12 +61,21 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if length > service.max_body:
             self.close_connection = True
+            if length <= DRAIN_FACTOR * service.max_body:
+                self._discard(length)  # let the client finish sending, so it reads the answer
             status, body = service.refuse(413, "oversized", f"{length} bytes > {service.max_body}", message_id,
                                           self._client())
             self._answer(status, body)
             return
         status, answer = service.meterdata(message_id, self.rfile.read(length), self._client())
         self._answer(status, answer)
+
+    def _discard(self, length: int) -> None:
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                return
+            length -= len(chunk)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         url = urlsplit(self.path)

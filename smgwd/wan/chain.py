@@ -103,6 +103,18 @@ def verify_chain(
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r} (known: {', '.join(PURPOSES)})")
     when = datetime.now(timezone.utc) if at is None else at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    try:
+        return _verify(leaf, untrusted, roots, purpose, when)
+    except ChainError:
+        raise
+    except Exception as error:  # noqa: BLE001 - hostile certificates (unknown curves, duplicate extensions)
+        raise ChainError(f"unreadable certificate: {type(error).__name__}: {error}") from None
+
+
+def _verify(
+    leaf: x509.Certificate, untrusted: Iterable[x509.Certificate], roots: Iterable[x509.Certificate],
+    purpose: str, when: datetime,
+) -> list[x509.Certificate]:
     trusted = {_der(root): root for root in roots}
     pool = [*trusted.values(), *untrusted]
     paths = _paths([leaf], pool, trusted)

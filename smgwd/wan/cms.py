@@ -15,8 +15,8 @@ default :func:`verify_signer_chain`, i.e. :func:`smgwd.wan.chain.verify_chain`
 for the ``signature`` purpose (validity, issuer, basic constraints, key
 usage). Any callable with that signature can replace it; it refuses by
 raising :class:`~smgwd.wan.chain.ChainError`, ``ValueError`` or a ``CmsError``
-(``UnsupportedAlgorithm`` from a certificate whose key cannot be loaded is
-taken as a refusal too) and may return the path it verified.
+and may return the path it verified. The certificates a message carries are
+parsed in full before (keys, extensions), so a verifier sees no malformed one.
 
 Both sides prove interoperability with ``openssl cms`` in tests/wan.
 """
@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from smgwd.wan.chain import ChainError
@@ -100,8 +99,7 @@ def open_(data: bytes, *, recipient_key: ec.EllipticCurvePrivateKey, recipient_c
         path = verify_chain(verified.signer_cert, pool, list(trust))
     except (ChainError, ValueError) as error:
         raise UntrustedSignerError(f"untrusted signer: {error}") from None
-    except UnsupportedAlgorithm as error:  # a certificate of the message with a key cryptography cannot load
-        raise UntrustedSignerError(f"untrusted signer: unusable certificate in the chain: {error}") from None
+
     decrypted = decrypt(verified.econtent, recipient_key, recipient_cert)
     if content_type is not None and decrypted.content_type != content_type:
         raise ContentTypeError(f"the encrypted content is {decrypted.content_type}, expected {content_type}")

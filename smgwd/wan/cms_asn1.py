@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from smgwd.wan.cms_errors import MalformedError, UnsupportedError, malformed_on_error
+from smgwd.wan.cms_errors import CmsError, MalformedError, UnsupportedError, malformed_on_error
 
 __all__ = [
     "DIGESTS", "EccCmsSharedInfo", "GcmParameters", "ID_AUTH_ENVELOPED_DATA", "ID_DATA", "KARI_BSI",
     "KARI_RFC5753", "KARI_SCHEMES", "SIGNED_DATA", "asn1_certificate", "der_of", "ec_public_key",
-    "identifies",
+    "identifies", "issuer_and_serial", "require_key_pair",
 ]
 
 ID_DATA = "1.2.840.113549.1.7.1"
@@ -108,3 +108,16 @@ def ec_public_key(cert: x509.Certificate, role: str) -> ec.EllipticCurvePublicKe
         raise UnsupportedError(f"{role} certificate '{cert.subject.rfc4514_string()}' has no EC key "
                                f"(TR-03116-3 uses ECDSA and ECDH only)")
     return key
+
+
+def require_key_pair(key: ec.EllipticCurvePrivateKey, cert: x509.Certificate, role: str) -> None:
+    """``key`` is the private key of ``cert``'s EC public key, else a :class:`CmsError`."""
+    public = ec_public_key(cert, role)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key().public_numbers() != public.public_numbers():
+        raise CmsError(f"the {role} key does not belong to the {role} certificate")
+
+
+def issuer_and_serial(cert: x509.Certificate) -> cms.IssuerAndSerialNumber:
+    """The IssuerAndSerialNumber that names ``cert`` as signer or recipient."""
+    tbs = asn1_certificate(cert)["tbs_certificate"]
+    return cms.IssuerAndSerialNumber({"issuer": tbs["issuer"], "serial_number": tbs["serial_number"]})

@@ -37,8 +37,8 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from smgwd.wan.cms_asn1 import (ID_DATA, KARI_RFC5753, KARI_SCHEMES, EccCmsSharedInfo, GcmParameters,
-                                asn1_certificate, ec_public_key, identifies)
-from smgwd.wan.cms_errors import (CmsError, ContentTypeError, DecryptionError, MalformedError,
+                                asn1_certificate, ec_public_key, identifies, issuer_and_serial, require_key_pair)
+from smgwd.wan.cms_errors import (CmsError, DecryptionError, MalformedError,
                                   NotForRecipientError, UnsupportedError, malformed_on_error)
 
 __all__ = ["Decrypted", "decrypt", "encrypt"]
@@ -91,7 +91,6 @@ def _key_agree_info(cert: x509.Certificate, content_key: bytes, kari_oid: str) -
     ephemeral = ec.generate_private_key(public.curve)
     wrap = cms.KeyEncryptionAlgorithm({"algorithm": "aes128_wrap"})  # parameters absent (RFC 3394)
     kek = _key_encryption_key(ephemeral.exchange(ec.ECDH(), public), wrap, None)
-    tbs = asn1_certificate(cert)["tbs_certificate"]
     originator = keys.PublicKeyInfo.load(
         ephemeral.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
     return cms.KeyAgreeRecipientInfo({
@@ -99,7 +98,7 @@ def _key_agree_info(cert: x509.Certificate, content_key: bytes, kari_oid: str) -
         "originator": cms.OriginatorIdentifierOrKey({"originator_key": originator}),
         "key_encryption_algorithm": {"algorithm": kari_oid, "parameters": wrap},
         "recipient_encrypted_keys": [{
-            "rid": {"issuer_and_serial_number": {"issuer": tbs["issuer"], "serial_number": tbs["serial_number"]}},
+            "rid": {"issuer_and_serial_number": issuer_and_serial(cert)},
             "encrypted_key": aes_key_wrap(kek, content_key),
         }],
     })
@@ -151,15 +150,12 @@ class _Envelope:
 
 def decrypt(data: bytes, recipient_key: ec.EllipticCurvePrivateKey, recipient_cert: x509.Certificate) -> Decrypted:
     """Open the DER AuthEnvelopedData ``data`` with our encryption key; raises a :class:`CmsError`."""
-    own = ec_public_key(recipient_cert, "recipient")
-    if not isinstance(recipient_key, ec.EllipticCurvePrivateKey) or \
-            recipient_key.public_key().public_numbers() != own.public_numbers():
-        raise CmsError("the recipient key does not belong to the recipient certificate")
+    require_key_pair(recipient_key, recipient_cert, "recipient")
     with malformed_on_error("AuthEnvelopedData"):
         envelope = _parse(data, recipient_cert)
     if envelope.recipient is None:
-        raise NotForRecipientError(f"not for this recipient: no recipient info names "
-                                   f"'{recipient_cert.subject.rfc4514_string()}' (serial {recipient_cert.serial_number:x})")
+        name, serial = recipient_cert.subject.rfc4514_string(), recipient_cert.serial_number
+        raise NotForRecipientError(f"not for this recipient: no recipient info names '{name}' (serial {serial:x})")
     content_key = _unwrap_content_key(envelope.recipient, recipient_key, recipient_cert)
     return Decrypted(_decrypt_content(envelope, content_key), envelope.content_type, envelope.recipient.scheme)
 
@@ -219,8 +215,9 @@ def _read_kari(kari: cms.KeyAgreeRecipientInfo, wrapped_key: bytes) -> _Recipien
         raise UnsupportedError("originator key with explicit curve parameters: only named curves are supported")
     scheme = kari["key_encryption_algorithm"]["algorithm"].dotted
     if scheme not in KARI_SCHEMES:
+        accepted = ", ".join(f"{oid} {name}" for oid, name in KARI_SCHEMES.items())
         raise UnsupportedError(f"key agreement {scheme} is not accepted: TR-03116-3 needs ephemeral-static ECDH "
-                               f"with the X9.63 KDF over SHA-256 ({', '.join(f'{o} {n}' for o, n in KARI_SCHEMES.items())})")
+                               f"with the X9.63 KDF over SHA-256 ({accepted})")
     wrap = cms.KeyEncryptionAlgorithm.load(kari["key_encryption_algorithm"]["parameters"].dump(), strict=True)
     if wrap["algorithm"].native not in _WRAP_KEY_BYTES:
         raise UnsupportedError(f"key wrap {wrap['algorithm'].native} is not supported (expected id-aes128-wrap)")
@@ -244,7 +241,8 @@ def _unwrap_content_key(recipient: _Recipient, key: ec.EllipticCurvePrivateKey, 
     with malformed_on_error("recipient certificate"):
         own_curve = _curve_oid(cert)
     if recipient.curve is not None and recipient.curve != own_curve:
-        raise MalformedError(f"originator key on curve {recipient.curve}, not on the recipient's curve {key.curve.name}")
+        raise MalformedError(f"originator key on curve {recipient.curve}, "
+                             f"not on the recipient's curve {key.curve.name}")
     try:
         originator = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, recipient.point)
     except ValueError:

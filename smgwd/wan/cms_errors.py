@@ -65,7 +65,7 @@ class DecryptionError(CmsError):
 #: what asn1crypto and cryptography raise on bad encodings (asn1crypto parses lazily, on access)
 _PARSE_ERRORS = (
     ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError,
-    UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
+    UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType, x509.InvalidVersion,
 )
 
 

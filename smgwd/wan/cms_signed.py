@@ -24,13 +24,15 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from asn1crypto import algos, cms, core  # type: ignore[import-untyped, unused-ignore]
+from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped, unused-ignore]
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from smgwd.wan.cms_asn1 import DIGESTS, ID_DATA, SIGNED_DATA, asn1_certificate, der_of, ec_public_key, identifies
-from smgwd.wan.cms_errors import (CmsError, ContentTypeError, DigestMismatchError, MalformedError, SignatureError,
+from smgwd.wan.cms_asn1 import (DIGESTS, ID_DATA, SIGNED_DATA, asn1_certificate, der_of, ec_public_key, identifies,
+                                issuer_and_serial, require_key_pair)
+from smgwd.wan.cms_errors import (ContentTypeError, DigestMismatchError, MalformedError, SignatureError,
                                   UnsupportedError, malformed_on_error)
 
 __all__ = ["Verified", "sign", "verify"]
@@ -53,17 +55,13 @@ class Verified:
 def sign(econtent: bytes, econtent_type: str, signer_cert: x509.Certificate, signer_key: ec.EllipticCurvePrivateKey,
          *, chain: Sequence[x509.Certificate] = (), signing_time: datetime | None = None) -> bytes:
     """DER ContentInfo(SignedData) over ``econtent``, signed with ECDSA/SHA-256 by ``signer_key``."""
-    public = ec_public_key(signer_cert, "signer")
-    if not isinstance(signer_key, ec.EllipticCurvePrivateKey) or \
-            signer_key.public_key().public_numbers() != public.public_numbers():
-        raise CmsError("the signer key does not belong to the signer certificate")
+    require_key_pair(signer_key, signer_cert, "signer")
     when = (signing_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     digest = hashes.Hash(hashes.SHA256())
     digest.update(econtent)
-    tbs = asn1_certificate(signer_cert)["tbs_certificate"]
     signer_info = cms.SignerInfo({
         "version": "v1",
-        "sid": {"issuer_and_serial_number": {"issuer": tbs["issuer"], "serial_number": tbs["serial_number"]}},
+        "sid": {"issuer_and_serial_number": issuer_and_serial(signer_cert)},
         "digest_algorithm": algos.DigestAlgorithm.load(_SHA256),
         "signed_attrs": [
             {"type": "content_type", "values": [econtent_type]},
@@ -149,8 +147,8 @@ def _parse(der: bytes, extra_certs: Sequence[x509.Certificate]) -> _Signed:
     if len(signer_infos) != 1:
         raise MalformedError(f"SignedData with {len(signer_infos)} signer infos, expected exactly one")
     signer_info = signer_infos[0]
-    certificates = tuple(x509.load_der_x509_certificate(choice.chosen.dump())
-                         for choice in signed_data["certificates"] if choice.name == "certificate")
+    certificates = tuple(_certificate(choice.chosen) for choice in signed_data["certificates"]
+                         if choice.name == "certificate")
     signer_cert = next((cert for cert in (*certificates, *extra_certs) if identifies(signer_info["sid"], cert)), None)
     attributes = _attributes(signer_info["signed_attrs"])
     digest = _hash(signer_info["digest_algorithm"]["algorithm"].native, "digest")
@@ -173,6 +171,15 @@ def _parse(der: bytes, extra_certs: Sequence[x509.Certificate]) -> _Signed:
         message_digest=attributes["message_digest"].native,
         signing_time=None if signing_time is None else signing_time.native,
     )
+
+
+def _certificate(cert: asn1_x509.Certificate) -> x509.Certificate:
+    """A certificate the message carries, parsed in full here, so that a hostile one is malformed input."""
+    if cert.serial_number <= 0:  # cryptography only warns (and will refuse) on these
+        raise MalformedError("certificate with a serial number that is not positive (RFC 5280 §4.1.2.2)")
+    loaded = x509.load_der_x509_certificate(cert.dump())
+    _ = loaded.subject, loaded.issuer, loaded.extensions, loaded.public_key()  # parsed lazily by cryptography
+    return loaded
 
 
 def _attributes(signed_attrs: cms.CMSAttributes) -> dict[str, core.Asn1Value]:

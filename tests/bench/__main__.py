@@ -2,9 +2,10 @@
 
 import sys
 
-from tests.bench import daemon, sim_push, sml_decode, store_ingest
+from tests.bench import cms, daemon, sim_push, sml_decode, store_ingest
 
-BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main, "store": store_ingest.main, "daemon": daemon.main}
+BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main, "store": store_ingest.main, "daemon": daemon.main,
+              "cms": cms.main}
 
 for name in sys.argv[1:] or list(BENCHMARKS):
     BENCHMARKS[name]()

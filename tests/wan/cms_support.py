@@ -149,20 +149,21 @@ def inner_of_content_info(path: Path, out: Path) -> Path:
 
 
 def openssl_seal(pki: LabPki, directory: Path, content: bytes, signer: Party, recipients: list[Party], *,
-                 extra: tuple[str, ...] = ("-keyopt", "ecdh_kdf_md:sha256"), outform: str = "DER") -> bytes:
+                 extra: tuple[str, ...] = ("-keyopt", "ecdh_kdf_md:sha256"), outform: str = "DER",
+                 sign_options: tuple[str, ...] = ()) -> bytes:
     """TR-03116-3 §8 by the openssl CLI: ``cms -encrypt -aes-128-gcm``, then ``cms -sign`` of the AuthEnvelopedData."""
     plain, envelope, inner = directory / "plain.bin", directory / "ossl_aed.der", directory / "ossl_aed_inner.der"
     plain.write_bytes(content)
     recips = [arg for party in recipients for arg in ("-recip", str(party.cert_path), *extra)]
     openssl("cms", "-encrypt", "-binary", "-aes-128-gcm", "-in", plain, *recips, "-outform", "DER", "-out", envelope)
     inner_of_content_info(envelope, inner)
-    return openssl_sign(pki, inner, signer, outform=outform)
+    return openssl_sign(pki, inner, signer, outform=outform, options=sign_options)
 
 
 def openssl_sign(pki: LabPki, econtent: Path, signer: Party, *, outform: str = "DER",
-                 econtent_type: str = "id-smime-ct-authEnvelopedData") -> bytes:
+                 econtent_type: str = "id-smime-ct-authEnvelopedData", options: tuple[str, ...] = ()) -> bytes:
     """``openssl cms -sign`` of the file ``econtent`` with the given eContentType, sub-CA sent along."""
-    return openssl("cms", "-sign", "-binary", "-nodetach", "-md", "sha256", "-econtent_type", econtent_type,
+    return openssl("cms", "-sign", "-binary", "-nodetach", *options, "-md", "sha256", "-econtent_type", econtent_type,
                    "-in", econtent, "-signer", signer.cert_path, "-inkey", signer.key_path,
                    "-certfile", pki.sub.cert_path, "-outform", outform)
 

@@ -295,3 +295,18 @@ def test_leaf_without_key_usage_is_refused_for_every_purpose(lab: Lab) -> None:
     for purpose in ("tls", "signature", "encryption"):
         assert refused(leaf, lab, purpose=purpose) == (
             f"wrong key usage: 'CN=no usage' has no key usage extension (needed for {purpose})")
+
+
+def test_hostile_certificates_give_chain_errors_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A library error while reading a certificate (unknown curve, duplicate extension) is a ChainError."""
+    import smgwd.wan.chain as chain_module
+    from smgwd.wan.chain import ChainError as Refused
+
+    def explode(*args: object, **kwargs: object) -> object:
+        raise KeyError("subject attribute")
+
+    monkeypatch.setattr(chain_module, "_paths", explode)
+    import pytest as _pytest
+
+    with _pytest.raises(Refused, match="unreadable certificate: KeyError"):
+        chain_module.verify_chain(object(), [], [], purpose="tls")  # type: ignore[arg-type]

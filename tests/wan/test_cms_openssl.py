@@ -113,3 +113,14 @@ def test_openssl_signed_data_content_is_refused(pki: LabPki, tmp_path: Path) -> 
     message = openssl_sign(pki, tmp_path / "plain", pki.sig(curve), econtent_type="pkcs7-data")
     with pytest.raises(cms.ContentTypeError, match="expected id-ct-authEnvelopedData"):
         _open(pki, message, curve)
+
+
+def test_subject_key_identifiers_instead_of_issuer_and_serial(pki: LabPki, tmp_path: Path) -> None:
+    """``-keyid``: the signer (SignerIdentifier) and the recipient (rKeyId) named by subject key identifier."""
+    curve = "brainpoolP384r1"
+    message = openssl_seal(pki, tmp_path, CONTENT, pki.sig(curve), [pki.enc(curve)],
+                           extra=("-keyopt", "ecdh_kdf_md:sha256", "-keyid"), sign_options=("-keyid",))
+    (tmp_path / "m.der").write_bytes(message)
+    assert "d.subjectKeyIdentifier" in openssl("cms", "-cmsout", "-print", "-inform", "DER",
+                                               "-in", tmp_path / "m.der").decode()
+    assert _open(pki, message, curve).content == CONTENT
