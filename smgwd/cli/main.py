@@ -11,23 +11,15 @@ import importlib
 import sys
 
 from smgwd.cli.pipes import quiet_on_broken_pipe
+from smgwd.cli.usage import ArgumentParser
 
 __all__ = ["main", "build_parser"]
 
-EXIT_USAGE = 1
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error exits with status 1 (2 means rejected input here)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The smgwctl argument parser (also the source of its --help text)."""
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="smgwctl",
         description="Operator tool of the smgwd smart meter gateway.",
     )
@@ -102,10 +94,10 @@ STORE_COMMANDS = {
 }
 
 
-def _add_store_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> None:
     """The commands that read the gateway's store (database from --db or the configuration)."""
     time_help = "ISO 8601 time, UTC unless it has an offset"
-    where = _Parser(add_help=False)  # --config/--db also after the command; SUPPRESS keeps the global value
+    where = ArgumentParser(add_help=False)  # --config/--db also after the command; SUPPRESS keeps the global value
     where.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="gateway configuration file")
     where.add_argument("--db", default=argparse.SUPPRESS, metavar="PATH", help="the store's database file")
     status = commands.add_parser(
@@ -151,7 +143,7 @@ def _add_store_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
     export.add_argument("--until", metavar="TIME", help=time_help)
 
 
-def _add_pki_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_pki_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> None:
     """``pki init|issue|show``: the lab PKI (Smart-Metering-PKI-shaped CAs and participant certificates)."""
     pki = commands.add_parser(
         "pki", help="make and inspect a lab PKI shaped like the Smart-Metering PKI",
@@ -196,7 +188,7 @@ def _add_pki_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
                       help="output: a table (default) or JSON Lines")
 
 
-def _add_cms_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_cms_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> None:
     """``cms seal|open``: TR-03116-3 CMS messages (encrypt for recipients, then sign), like ``openssl cms``."""
     cms = commands.add_parser(
         "cms", help="seal and open TR-03116-3 CMS messages (AuthEnvelopedData inside SignedData)",
