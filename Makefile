@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv host-deps test demo bench fuzz lint clean
+.PHONY: all venv host-deps test demo bench fuzz lint clean deb deb-lint deb-check deb-boot-test
 
 all: test
 
@@ -48,5 +48,25 @@ lint: $(STAMP)
 fuzz: $(STAMP)
 	$(PY) -m pytest -q -m fuzz -p no:cacheprovider tests
 
+## deb: the Debian packages python3-smgwd, smgwd, smgw-sim (Architecture: all) into dist/,
+## built with debhelper + pybuild from deploy/debian (installs the build tools first)
+deb:
+	sh deploy/deb-deps.sh
+	bash deploy/build-deb.sh
+
+## deb-lint: lintian on the packages; errors and warnings fail (overrides: deploy/debian/*.lintian-overrides)
+deb-lint: deb
+	lintian --fail-on error,warning --display-info --pedantic --show-overrides dist/smgwd_*_all.changes
+
+## deb-check: deb-lint, then install, run and purge the packages on this machine
+## (as root; it changes the system: deploy/deb-smoke-test says what it does)
+deb-check: deb-lint
+	/usr/bin/python3 deploy/deb-smoke-test dist
+
+## deb-boot-test: the units under a real systemd with their sandbox, in a container booted from
+## an overlay of this machine (as root; this machine keeps its state: deploy/deb-boot-test)
+deb-boot-test: deb
+	bash deploy/deb-boot-test dist
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
