@@ -55,6 +55,10 @@ def summary(config: GatewayConfig) -> str:
         f"Store {store.path}, readings kept {kept}; {ntp}; control socket {config.control.socket}; "
         f"logging {config.logging.level}, journal {config.logging.journal}."
     )
+    if config.emps:
+        text += " Deliveries: " + "; ".join(
+            f"{e.id}{'' if e.enabled else ' (disabled)'} every {e.interval:g} s ({e.shape}) to {e.url}"
+            for e in config.emps) + "."
     return textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False)
 
 

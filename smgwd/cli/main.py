@@ -91,6 +91,7 @@ STORE_COMMANDS = {
     "readings": ("smgwd.cli.readings", "run"),
     "log": ("smgwd.cli.logs", "run"),
     "export": ("smgwd.cli.export", "run"),
+    "deliveries": ("smgwd.cli.deliveries", "run"),
 }
 
 
@@ -130,13 +131,27 @@ def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) ->
     log.add_argument("--limit", type=int, default=100, metavar="N", help="the newest N entries (default 100, 0 = all)")
     log.add_argument("--format", choices=("table", "json"), default="table",
                      help="output: a table (default) or JSON Lines")
+    deliveries = commands.add_parser(
+        "deliveries", parents=[where], help="the delivery outbox: messages to EMPs and their states",
+        description="List the messages to EMPs in creation order: queued, sent, acked (done) or failed, "
+                    "with attempts, the next attempt or the acknowledgement time, and the last reason.",
+    )
+    deliveries.add_argument("--state", choices=("queued", "sent", "acked", "failed"), help="only this state")
+    deliveries.add_argument("--format", choices=("table", "json"), default="table",
+                            help="output: a table (default) or JSON Lines")
     export = commands.add_parser(
-        "export", parents=[where], help="stored readings as COSEM/XML",
-        description="Write stored readings as COSEM/XML to stdout: jOSEF's document (the latest value of "
+        "export", parents=[where], help="stored readings as COSEM/XML, or as the CMS message for an EMP",
+        description="Write stored readings as COSEM/XML to stdout (or, with --cms --emp NAME, that XML as the "
+                    "DER CMS message delivery would send EMP NAME): jOSEF's document (the latest value of "
                     "each OBIS code per meter) or a DKE K461 load profile of one meter.",
     )
-    export.add_argument("--xml", action="store_true", required=True, help="COSEM/XML (the only format so far)")
-    export.add_argument("--shape", choices=("josef", "k461"), default="josef", help="document shape (default josef)")
+    form = export.add_mutually_exclusive_group(required=True)
+    form.add_argument("--xml", action="store_true", help="COSEM/XML")
+    form.add_argument("--cms", action="store_true",
+                      help="the CMS message (DER) for --emp NAME: the XML signed and encrypted as delivery does")
+    export.add_argument("--emp", metavar="NAME", help="with --cms: the [[emps]] entry of the configuration")
+    export.add_argument("--shape", choices=("josef", "k461"),
+                        help="document shape (default josef; with --cms the EMP's)")
     export.add_argument("--meter", metavar="ID", help="only this meter (k461: needed when there are several)")
     export.add_argument("--obis", metavar="CODE", help="only this OBIS code")
     export.add_argument("--since", metavar="TIME", help=time_help)

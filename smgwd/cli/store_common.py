@@ -22,11 +22,11 @@ from smgwd.cosem.errors import CosemError
 from smgwd.gateway.store import StoreError, StoreReader
 
 if TYPE_CHECKING:
-    from smgwd.gateway.config import GatewayConfig
+    from smgwd.gateway.config import EmpConfig, GatewayConfig
 
 __all__ = [
-    "DEFAULT_CONFIG", "DEFAULT_DB", "CliError", "database_path", "iso", "parse_instant", "run_on_store",
-    "write_table",
+    "DEFAULT_CONFIG", "DEFAULT_DB", "CliError", "configured_emp", "database_path", "iso", "parse_instant",
+    "run_on_store", "write_table",
 ]
 
 DEFAULT_CONFIG = Path("/etc/smgwd/smgwd.toml")
@@ -50,6 +50,18 @@ def _configured(args: argparse.Namespace) -> GatewayConfig | None:
         return load_config(config)
     except ConfigError as error:
         raise CliError(str(error)) from None
+
+
+def configured_emp(args: argparse.Namespace, emp_id: str) -> EmpConfig:
+    """The ``[[emps]]`` entry ``emp_id`` of the configuration (``--config``); CliError naming the known ones."""
+    config = _configured(args)
+    if config is None:
+        raise CliError(f"--emp needs the gateway configuration ({DEFAULT_CONFIG} does not exist; give --config)")
+    for emp in config.emps:
+        if emp.id == emp_id:
+            return emp
+    known = ", ".join(e.id for e in config.emps) or "none"
+    raise CliError(f"no EMP {emp_id!r} in {config.source} (configured: {known})")
 
 
 def database_path(args: argparse.Namespace) -> Path:

@@ -20,8 +20,10 @@ from smgwd.cli.usage import ArgumentParser
 
 if TYPE_CHECKING:
     from smgwd.emp.config import EmpConfig
+    from smgwd.emp.server import EmpServer
+    from smgwd.emp.service import EmpService
 
-__all__ = ["main"]
+__all__ = ["main", "open_emp"]
 
 EX_CONFIG = 78
 
@@ -38,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(config: EmpConfig) -> int:
+def open_emp(config: EmpConfig) -> tuple[EmpService, EmpServer]:
+    """The EMP's service (store opened) and its TLS server bound to the configured address, not yet serving."""
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -57,6 +60,11 @@ def _serve(config: EmpConfig) -> int:
     )
     server = EmpServer((config.host, config.port), service,
                        server_context(config.tls_cert, config.tls_key, config.client_ca))
+    return service, server
+
+
+def _serve(config: EmpConfig) -> int:
+    service, server = open_emp(config)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
 from smgwd.codec.crc import CrcPolicy
+from smgwd.cosem.obis import Obis
 from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
 from smgwd.meters.sml_profiles import PROFILES, SmlProfile
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ConfigError",
     "ControlConfig",
+    "EmpConfig",
     "GatewayConfig",
     "GatewayIdentity",
     "LoggingConfig",
@@ -153,6 +155,27 @@ class MeterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EmpConfig:
+    """One ``[[emps]]`` entry: where, what and how the gateway delivers to one EMP."""
+
+    id: str
+    url: str  # https://host[:port]/v1/meterdata
+    tls_cert: Path  # the gateway's TLS client certificate
+    tls_key: Path  # its private key (mode 0600/0400)
+    server_ca: Path  # the EMP's CA, pinned: only servers under it are accepted
+    sig_cert: Path  # the gateway's signature certificate (CMS SignedData)
+    sig_key: Path  # its private key (mode 0600/0400)
+    recipient: Path  # the EMP's encryption certificate
+    chain: Path | None = None  # sub-CA PEM sent along in the SignedData
+    meters: tuple[str, ...] = ()  # empty: all meters
+    obis: tuple[str, ...] = ()  # empty: all OBIS codes (normalised text, e.g. "1-0:1.8.0*255")
+    interval: float = 900.0  # seconds between two messages
+    shape: Literal["josef", "k461"] = "josef"  # COSEM/XML encoding
+    timeout: float = 4.0  # seconds per HTTPS request; below 5 s, so a stop never waits longer
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class GatewayConfig:
     """The whole configuration, as :func:`load_config` resolved it."""
 
@@ -162,6 +185,7 @@ class GatewayConfig:
     control: ControlConfig = field(default_factory=ControlConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     meters: tuple[MeterConfig, ...] = ()
+    emps: tuple[EmpConfig, ...] = ()
     source: str = field(default="<defaults>", compare=False)  # where it was read from
 
     def meter(self, meter_id: str) -> MeterConfig:
@@ -344,6 +368,42 @@ def _servers(value: Any, key: str) -> tuple[NtpServer, ...]:
     return tuple(servers)
 
 
+def _url(value: Any, key: str) -> str:
+    expected = "an https:// URL such as https://emp.example:8443/v1/meterdata"
+    if not isinstance(value, str):
+        raise _Problem(key, f"{_got(value)} (expected {expected})")
+    if not re.fullmatch(r"https://[^\s/?#]+(/[^\s#]*)?", value):
+        raise _Problem(key, f"{_shown(value)} is not an https URL (expected {expected})")
+    return value
+
+
+def _strings(item_check: Check, expected: str) -> Check:
+    """A list of unique strings, each checked by ``item_check``; [] is fine."""
+
+    def check(value: Any, key: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise _Problem(key, f"{_got(value)} (expected {expected})")
+        items: list[str] = []
+        for index, item in enumerate(value):
+            checked = item_check(item, f"{key}[{index}]")
+            if checked in items:
+                raise _Problem(f"{key}[{index}]", f"{checked!r} is listed twice (expected each once)")
+            items.append(checked)
+        return tuple(items)
+
+    return check
+
+
+def _obis(value: Any, key: str) -> str:
+    expected = "an OBIS code such as \"1-0:1.8.0*255\""
+    if not isinstance(value, str):
+        raise _Problem(key, f"{_got(value)} (expected {expected})")
+    try:
+        return str(Obis.parse(value))
+    except ValueError:
+        raise _Problem(key, f"{_shown(value)} is not an OBIS code (expected {expected})") from None
+
+
 _CRC_NAMES = ("auto", "x25", "kermit", "off")
 _SECRET_HINT = "a file only smgwd's user can read, mode 0600 or 0400"
 
@@ -372,8 +432,9 @@ _SECTIONS: dict[str, dict[str, Check]] = {
     },
 }
 
+_METER_ID = _text(r"[A-Za-z0-9_.-]{1,64}", "1 to 64 of A-Z a-z 0-9 _ . -")
 _METER_FIELDS: dict[str, Check] = {
-    "id": _text(r"[A-Za-z0-9_.-]{1,64}", "1 to 64 of A-Z a-z 0-9 _ . -"),
+    "id": _METER_ID,
     "link": _link,
     "protocol": _choice(("sml",)),
     "mode": _choice(("pull", "push"), MeterMode),
@@ -388,6 +449,26 @@ _METER_FIELDS: dict[str, Check] = {
     "password_file": _path,
     "enabled": _boolean,
 }
+
+_EMP_FIELDS: dict[str, Check] = {
+    "id": _METER_ID,
+    "url": _url,
+    "meters": _strings(_METER_ID, "a list of meter ids, [] for all"),
+    "obis": _strings(_obis, "a list of OBIS codes, [] for all"),
+    "interval": _seconds(),
+    "shape": _choice(("josef", "k461")),
+    "tls_cert": _path,
+    "tls_key": _path,
+    "server_ca": _path,
+    "sig_cert": _path,
+    "sig_key": _path,
+    "chain": _path,
+    "recipient": _path,
+    "timeout": _seconds(),
+    "enabled": _boolean,
+}
+_EMP_PATHS = ("tls_cert", "tls_key", "server_ca", "sig_cert", "sig_key", "chain", "recipient")
+_EMP_SECRETS = ("tls_key", "sig_key")
 
 _FORBIDDEN_METER_KEYS = {
     "password": f"secrets are not taken from the main config (expected password_file = path of {_SECRET_HINT})",
@@ -410,7 +491,7 @@ def _key_path(parent: str, key: str) -> str:
 
 def _unknown(parent: str, key: str, known: Mapping[str, object], what: str) -> _Problem:
     close = difflib.get_close_matches(key, list(known), n=1)
-    here = "[[meters]]" if parent.startswith("meters[") else f"[{parent}]"
+    here = next((f"[[{name}]]" for name in ("meters", "emps") if parent.startswith(f"{name}[")), f"[{parent}]")
     homes = [home for home in _HOMES.get(key, ()) if home != here]
     if close:
         hint = f"did you mean {close[0]}?"
@@ -438,7 +519,7 @@ def _absolute(path: Path, base_dir: Path) -> Path:
 
 
 def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConfig:
-    known = {**_SECTIONS, "meters": {}}
+    known = {**_SECTIONS, "meters": {}, "emps": {}}
     for name, value in document.items():
         if name not in known:
             raise _unknown("", name, known, "table" if isinstance(value, dict) else "key")
@@ -464,15 +545,45 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
         control=ControlConfig(**control),
         logging=LoggingConfig(**sections["logging"]),
         meters=_meters(document.get("meters", []), base_dir),
+        emps=_emps(document.get("emps", []), base_dir),
         source=source,
     )
 
 
-def _meters(value: Any, base_dir: Path) -> tuple[MeterConfig, ...]:
+def _array_of_tables(value: Any, name: str) -> list[Any]:
     if isinstance(value, dict):
-        raise _Problem("meters", "got a table (expected an array of tables: write [[meters]], not [meters])")
+        raise _Problem(name, f"got a table (expected an array of tables: write [[{name}]], not [{name}])")
     if not isinstance(value, list):
-        raise _Problem("meters", f"{_got(value)} (expected an array of tables: [[meters]])")
+        raise _Problem(name, f"{_got(value)} (expected an array of tables: [[{name}]])")
+    return value
+
+
+def _emps(value: Any, base_dir: Path) -> tuple[EmpConfig, ...]:
+    emps: list[EmpConfig] = []
+    for index, item in enumerate(_array_of_tables(value, "emps")):
+        key = f"emps[{index}]"
+        fields = _read_table(item, key, _EMP_FIELDS)
+        for required in ("id", "url", "tls_cert", "tls_key", "server_ca", "sig_cert", "sig_key", "recipient"):
+            if required not in fields:
+                raise _Problem(f"{key}.{required}", "missing (expected "
+                               + ("an EMP id such as \"emp\")" if required == "id" else
+                                  "an https:// URL)" if required == "url" else "a file path)"))
+        for name in _EMP_PATHS:
+            if name in fields:
+                fields[name] = _absolute(fields[name], base_dir)
+        for name in _EMP_SECRETS:
+            _check_private(fields[name], f"{key}.{name}")
+        emp = EmpConfig(**fields)
+        for other_index, other in enumerate(emps):
+            if other.id == emp.id:
+                raise _Problem(f"{key}.id", f"{emp.id!r} is already the id of emps[{other_index}] "
+                                            "(expected unique EMP ids)")
+        emps.append(emp)
+    return tuple(emps)
+
+
+def _meters(value: Any, base_dir: Path) -> tuple[MeterConfig, ...]:
+    value = _array_of_tables(value, "meters")
     meters: list[MeterConfig] = []
     where: dict[str, int] = {}
     for index, item in enumerate(value):
@@ -543,8 +654,8 @@ def _check_shared_links(meters: list[MeterConfig]) -> None:
             seen[server_id] = index
 
 
-def _read_secret(path: Path, key: str) -> str:
-    """The content of a secret file without its trailing newline, if only its owner can access it."""
+def _open_private(path: Path, key: str) -> int:
+    """An open descriptor of ``path`` if it is a regular file only its owner can access."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as error:
@@ -557,6 +668,21 @@ def _read_secret(path: Path, key: str) -> str:
         if mode & 0o077:
             raise _Problem(key, f"{path} has mode {mode:04o}, so group or others can access it "
                                 f"(expected {_SECRET_HINT}: chmod 600 {path})")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_private(path: Path, key: str) -> None:
+    """Refuse a private key file that group or others can access (read later by its user)."""
+    os.close(_open_private(path, key))
+
+
+def _read_secret(path: Path, key: str) -> str:
+    """The content of a secret file without its trailing newline, if only its owner can access it."""
+    fd = _open_private(path, key)
+    try:
         chunks: list[bytes] = []
         size = 0
         while chunk := os.read(fd, SECRET_MAX_BYTES + 1 - size):

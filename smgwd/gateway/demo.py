@@ -6,10 +6,14 @@ household read by the gateway over TCP with jOSEF's discovery flow (SML pull)
 and a prosumer with PV that pushes SML over a pty pair like an IR head. The
 gateway gets a configuration generated for them, its store in the demo
 directory, and no NTP server (so every reading says ``unsynchronised``,
-honestly). The live view shows each meter's link state and latest values as
-they arrive. Given ``--dir``, everything stays there afterwards, so
-``smgwctl --config DIR/smgwd.toml status`` works on it; otherwise a temporary
-directory is used and removed.
+honestly). The lab EMP runs too: a fresh lab PKI in ``DIR/pki`` (kept when it
+is there), ``smgw-emp``'s server in a thread with its store ``DIR/emp.db`` and
+its ``DIR/emp.toml``, and an ``[[emps]]`` table delivering every 10 s over
+mutual TLS. The live view shows each meter's link state and latest values as
+they arrive, and the messages and readings the EMP has acknowledged. Given
+``--dir``, everything stays there afterwards, so ``smgwctl --config
+DIR/smgwd.toml status`` works on it; otherwise a temporary directory is used
+and removed.
 """
 
 from __future__ import annotations
@@ -23,12 +27,17 @@ from pathlib import Path
 from typing import TextIO
 
 from smgwd.cosem.obis import Obis
+from smgwd.emp.config import load_emp_config
+from smgwd.emp.main import open_emp
+from smgwd.emp.server import EmpServer
+from smgwd.emp.service import EmpService
 from smgwd.gateway.config import load_config
 from smgwd.gateway.core import Gateway
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.reading import Reading
 from smgwd.sim.app import Simulator
 from smgwd.sim.config import parse_config as parse_sim_config
+from smgwd.wan.pki import init_pki
 
 __all__ = ["run_demo"]
 
@@ -52,6 +61,8 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
   </meters>
 </simulator>
 """
+
+EMP_INTERVAL = 10.0  # seconds between two deliveries to the demo EMP
 
 GATEWAY_TOML = """# smgwd demo: the gateway (written by smgwd demo)
 [gateway]
@@ -82,6 +93,39 @@ id = "prosumer"
 link = "serial://{pty}?baud=9600"
 mode = "push"
 interval = 1.0
+
+[[emps]]
+id = "emp"
+url = "https://localhost:{emp_port}/v1/meterdata"
+interval = {emp_interval}
+shape = "josef"
+tls_cert = "pki/smgw/smgw/tls.pem"
+tls_key = "pki/smgw/smgw/tls.key"
+server_ca = "pki/ca-chain.pem"
+sig_cert = "pki/smgw/smgw/sig.pem"
+sig_key = "pki/smgw/smgw/sig.key"
+chain = "pki/subca.pem"
+recipient = "pki/emp/emp/enc.pem"
+"""
+
+EMP_TOML = """# smgwd demo: the lab EMP (written by smgwd demo)
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[tls]
+cert = "pki/emp/emp/tls.pem"
+key = "pki/emp/emp/tls.key"
+client_ca = "pki/ca-chain.pem"
+
+[cms]
+cert = "pki/emp/emp/enc.pem"
+key = "pki/emp/emp/enc.key"
+trust = "pki/root.pem"
+untrusted = "pki/subca.pem"
+
+[store]
+path = "emp.db"
 """
 
 SHOWN = {
@@ -94,8 +138,9 @@ SHOWN = {
 class LiveView:
     """The latest shown values per meter, drawn once a second."""
 
-    def __init__(self, gateway: Gateway, out: TextIO) -> None:
+    def __init__(self, gateway: Gateway, out: TextIO, emp: EmpService | None = None) -> None:
         self.gateway = gateway
+        self.emp = emp
         self.out = out
         self.latest: dict[str, dict[Obis, Reading]] = {}
         self.count = 0
@@ -119,10 +164,26 @@ class LiveView:
                     values.append(f"{label} {float(value) / scale:,.{digits}f} {unit}")
             state = running.driver.state.value
             lines.append(f"  {meter_id:10} {state:10} " + ("  ".join(values) or "waiting for the first reading"))
+        if self.emp is not None:
+            messages, readings = self.emp.store.counts()
+            lines.append(f"  EMP: {messages} messages acknowledged, {readings} readings stored "
+                         f"(every {EMP_INTERVAL:g} s)")
         if self.redraw:
             self.out.write("\x1b[H\x1b[J")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+
+def _start_emp(workdir: Path) -> tuple[EmpService, EmpServer]:
+    """The lab PKI (made once) and the EMP serving in a thread; emp.toml names its real port."""
+    if not (workdir / "pki" / "root.pem").exists():
+        init_pki(workdir / "pki")
+    emp_path = workdir / "emp.toml"
+    emp_path.write_text(EMP_TOML.format(port=0))
+    service, server = open_emp(load_emp_config(emp_path))
+    emp_path.write_text(EMP_TOML.format(port=server.port))
+    server.serve_in_thread()
+    return service, server
 
 
 async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
@@ -131,17 +192,18 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
     simulator = Simulator(parse_sim_config(SIMULATOR_XML.encode(), str(sim_path)))
     await simulator.start()
     gateway: Gateway | None = None
+    service, server = _start_emp(workdir)
     try:
         household = simulator.meters["household"]
         pty = simulator.pushers[0].sink.path  # type: ignore[attr-defined]
         toml = GATEWAY_TOML.format(
             db=workdir / "smgwd.db", socket=workdir / "control.sock", port=simulator.tcp_servers[0].port,
-            pty=pty, household=household.server_id.hex(),
+            pty=pty, household=household.server_id.hex(), emp_port=server.port, emp_interval=EMP_INTERVAL,
         )
         config_path = workdir / "smgwd.toml"
         config_path.write_text(toml)
         gateway = Gateway(load_config(config_path), notifier=Notifier.disabled())
-        view = LiveView(gateway, out)
+        view = LiveView(gateway, out, service)
         gateway.observers.append(view.on_readings)
         await gateway.start()
         stop = asyncio.Event()
@@ -163,7 +225,12 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
         if gateway is not None:
             await gateway.stop()
         await simulator.stop()
-    print(f"\nstopped. {view.count} readings stored in {workdir / 'smgwd.db'}", file=out)
+        server.shutdown()
+        server.server_close()
+        messages, received = service.store.counts()
+        service.store.close()
+    print(f"\nstopped. {view.count} readings stored in {workdir / 'smgwd.db'}; the EMP acknowledged {messages} "
+          f"messages with {received} readings ({workdir / 'emp.db'})", file=out)
     return 0
 
 
@@ -182,4 +249,6 @@ def run_demo(directory: str | None, duration: float | None, out: TextIO = sys.st
     if keep:
         print(f"look again: smgwctl --config {workdir / 'smgwd.toml'} status", file=out)
         print(f"            smgwctl --config {workdir / 'smgwd.toml'} readings --meter household", file=out)
+        print(f"            smgwctl --config {workdir / 'smgwd.toml'} deliveries", file=out)
+        print(f"            smgw-emp --config {workdir / 'emp.toml'} readings --format json", file=out)
     return status

@@ -14,7 +14,10 @@ falls behind, up to ``max_queue`` readings wait in memory; beyond that new
 readings are dropped, counted and noted in the system log.
 
 gateway_state keys written by the daemon: ``time.<name>`` from the NTP
-timebase (quality, offset, stratum, ...), shown by ``smgwctl status``.
+timebase (quality, offset, stratum, ...), shown by ``smgwctl status``;
+``delivery.<emp>.until``, the gateway time of the last reading put into an
+outbox message for that EMP (committed with those messages, see
+:meth:`Store.enqueue`).
 """
 
 from smgwd.gateway.store.reader import LogEntry, MeterInfo, OutboxEntry, StoreReader

@@ -79,6 +79,10 @@ class OutboxEntry:
     acked_at: datetime | None
 
 
+def _outbox_entry(row: tuple[Any, ...]) -> OutboxEntry:
+    return OutboxEntry(row[0], row[1], from_us(row[2]), row[3], row[4], row[5], _time(row[6]), row[7], _time(row[8]))
+
+
 class StoreReader:
     """A read-only view of a store; StoreError (one line) if the file is missing or unusable."""
 
@@ -181,7 +185,7 @@ class StoreReader:
         return dict(self._conn.execute("SELECT key, value FROM gateway_state ORDER BY key").fetchall())
 
     def outbox(self, state: str | None = None, limit: int | None = None) -> list[OutboxEntry]:
-        """Outbox messages, oldest first, optionally of one state."""
+        """Outbox messages in creation order (oldest first), optionally of one state."""
         if self.schema_version < 2:
             return []
         sql = ("SELECT message_id, emp, created_at, payload, state, attempts, next_attempt_at, last_error, "
@@ -190,14 +194,21 @@ class StoreReader:
         if state is not None:
             sql += " WHERE state = ?"
             params.append(state)
-        sql += " ORDER BY created_at, message_id"
+        sql += " ORDER BY created_at, rowid"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [
-            OutboxEntry(row[0], row[1], from_us(row[2]), row[3], row[4], row[5], _time(row[6]), row[7], _time(row[8]))
-            for row in self._conn.execute(sql, params)
-        ]
+        return [_outbox_entry(row) for row in self._conn.execute(sql, params)]
+
+    def next_outbox(self, emp: str) -> OutboxEntry | None:
+        """The oldest message to ``emp`` not yet done (queued, or sent without an acknowledgement)."""
+        if self.schema_version < 2:
+            return None
+        row = self._conn.execute(
+            "SELECT message_id, emp, created_at, payload, state, attempts, next_attempt_at, last_error, acked_at "
+            "FROM outbox WHERE emp = ? AND state IN ('queued', 'sent') ORDER BY created_at, rowid LIMIT 1", (emp,),
+        ).fetchone()
+        return None if row is None else _outbox_entry(row)
 
     def size_bytes(self) -> int:
         """The database file plus its write-ahead log, in bytes."""

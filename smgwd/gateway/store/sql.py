@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from smgwd.gateway.store.rows import READING_COLUMNS, encode_reading, now_us
@@ -43,10 +44,22 @@ SET_STATE = """INSERT INTO gateway_state (key, value, updated_at) VALUES (?, ?, 
 LOG = {kind: f"INSERT INTO log_{kind} (at, event, meter_id, obis, message, data) VALUES (?, ?, ?, ?, ?, ?)"
         for kind in LOG_KINDS}
 OUTBOX = "INSERT INTO outbox (message_id, emp, created_at, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)"
+MARK_OUTBOX = """UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, acked_at = ?
+    WHERE message_id = ?"""
 # (table, time column) pairs prune() empties of old rows, one chunk per transaction
 PRUNED = (("readings", "gateway_time"), *((f"log_{kind}", "at") for kind in LOG_KINDS))
 
 Statement = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Statements that commit together or not at all (e.g. outbox rows and their watermark)."""
+
+    statements: tuple[Statement, ...]
+
+
+Queued = Statement | Group
 # What one statement's values can cause (constraint, type, size, unencodable text); the
 # transaction goes on without that statement. Anything else of sqlite3 fails the transaction.
 REFUSED = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError, sqlite3.DataError,
@@ -71,6 +84,23 @@ def execute(conn: sqlite3.Connection, statement: str, params: tuple[Any, ...]) -
     except REFUSED as error:
         log.error("store: statement refused: %s: %s %r", error, statement.split("(")[0], params)
         return False
+    return True
+
+
+def run(conn: sqlite3.Connection, item: Queued) -> bool:
+    """Run one queued statement, or a group under a savepoint (a refused member undoes the group)."""
+    if not isinstance(item, Group):
+        return execute(conn, *item)
+    conn.execute("SAVEPOINT grp")
+    try:
+        for statement, params in item.statements:
+            conn.execute(statement, params)
+    except REFUSED as error:
+        conn.execute("ROLLBACK TO grp")
+        conn.execute("RELEASE grp")
+        log.error("store: statement group refused: %s: %s", error, [s.split("(")[0] for s, _ in item.statements])
+        return False
+    conn.execute("RELEASE grp")
     return True
 
 

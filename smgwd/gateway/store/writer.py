@@ -21,7 +21,9 @@ system log, at most one a minute), so memory never grows without bound.
 
 A failing disk (full, I/O error) rolls the transaction back and retries it
 after ``flush_interval``; a malformed reading or statement is refused alone,
-counted and logged, without taking its batch down.
+counted and logged, without taking its batch down. A statement group
+(:meth:`Store.enqueue`: outbox rows and their watermark) is one queue item
+run under a savepoint, so it commits whole or, refused, not at all.
 """
 
 from __future__ import annotations
@@ -112,7 +114,7 @@ class Store:
         self._wake = threading.Condition(self._lock)  # the writer waits for work here
         self._settled_cv = threading.Condition(self._lock)  # flush() waits for commits here
         self._readings: deque[Reading] = deque()
-        self._statements: deque[sql.Statement] = deque()
+        self._statements: deque[sql.Queued] = deque()
         self._prunes: deque[_Prune] = deque()
         self._first_queued: float | None = None  # monotonic time the oldest queued item arrived
         self._accepted = self._settled = 0  # readings taken into the queue / committed or refused since
@@ -269,6 +271,26 @@ class Store:
         due = created if next_attempt_at is None else to_us(next_attempt_at)
         self._statement(sql.OUTBOX, (message_id, emp, created, bytes(payload), due))
 
+    def enqueue(self, emp: str, messages: Iterable[tuple[str, bytes]], state_key: str, state_value: str,
+                *, created_at: datetime | None = None) -> None:
+        """Queue messages to ``emp`` and set ``state_key`` in ONE transaction (all or nothing).
+
+        The delivery builder moves its watermark this way: the outbox rows and the
+        watermark that says their readings are taken are never committed apart.
+        """
+        created = now_us() if created_at is None else to_us(created_at)
+        rows = [(sql.OUTBOX, (message_id, emp, created, bytes(payload), created)) for message_id, payload in messages]
+        self._statement(sql.Group((*rows, (sql.SET_STATE, (state_key, state_value, now_us())))))
+
+    def mark_outbox(
+        self, message_id: str, state: str, *, attempts: int, next_attempt_at: datetime | None = None,
+        last_error: str | None = None, acked_at: datetime | None = None,
+    ) -> None:
+        """Move an outbox message to ``state`` (queued, sent, acked, failed) with its attempt bookkeeping."""
+        due = None if next_attempt_at is None else to_us(next_attempt_at)
+        acked = None if acked_at is None else to_us(acked_at)
+        self._statement(sql.MARK_OUTBOX, (state, attempts, due, last_error, acked, message_id))
+
     def prune(self, older_than: datetime, timeout: float | None = None) -> int:
         """Delete readings and log entries older than ``older_than``; returns how many rows.
 
@@ -284,13 +306,14 @@ class Store:
             self._wake.notify()
         return job.future.result(timeout)
 
-    def _statement(self, sql: str, params: tuple[Any, ...]) -> None:
+    def _statement(self, text: str | sql.Group, params: tuple[Any, ...] = ()) -> None:
+        item: sql.Queued = text if isinstance(text, sql.Group) else (text, params)
         with self._lock:
             if self._stopping or len(self._statements) >= self.max_statements:
                 self._stmt_dropped += 1
                 return
             self._note_arrival()
-            self._statements.append((sql, params))
+            self._statements.append(item)
             self._stmt_accepted += 1
 
     def _note_arrival(self) -> None:
@@ -313,7 +336,7 @@ class Store:
             or now >= self._first_queued + self.flush_interval
         )
 
-    def _take(self, retry_at: float) -> tuple[list[Reading], list[sql.Statement]] | None:
+    def _take(self, retry_at: float) -> tuple[list[Reading], list[sql.Queued]] | None:
         """Wait for work; the next batch, or None when stopping with nothing left."""
         with self._lock:
             while True:
@@ -335,7 +358,7 @@ class Store:
                 self._first_queued = None
             return readings, statements
 
-    def _put_back(self, readings: list[Reading], statements: list[sql.Statement]) -> None:
+    def _put_back(self, readings: list[Reading], statements: list[sql.Queued]) -> None:
         with self._lock:
             self._readings.extendleft(reversed(readings))
             self._statements.extendleft(reversed(statements))
@@ -387,13 +410,13 @@ class Store:
             self._first_queued = None
         log.error("store: %s; %d readings not stored", self._last_error, readings)
 
-    def _write(self, conn: sqlite3.Connection, readings: list[Reading], statements: list[sql.Statement]) -> bool:
+    def _write(self, conn: sqlite3.Connection, readings: list[Reading], statements: list[sql.Queued]) -> bool:
         """One transaction; True when committed, False (rolled back) when the database failed."""
         rows = sql.encode_all(readings)
         note, noted = self._drop_note()
         try:
             conn.execute("BEGIN IMMEDIATE")
-            refused = sum(not sql.execute(conn, text, params) for text, params in statements)
+            refused = sum(not sql.run(conn, item) for item in statements)
             for text, params in note:
                 sql.execute(conn, text, params)
             inserted = sql.insert_rows(conn, rows)

@@ -1,0 +1,305 @@
+"""Delivery to one EMP: build messages from the store into the outbox, send them until acknowledged.
+
+How this works: an :class:`EmpDelivery` has two halves that share nothing but
+the store.
+
+The builder (:meth:`EmpDelivery.build`, every ``interval``) first lets the
+store commit what it holds, then reads the readings of the chosen meters and
+OBIS codes whose gateway time lies in (watermark, now - SETTLE] (SETTLE keeps
+a reading stamped just before ``now`` but not yet handed to the store from
+being skipped), encodes them (:func:`~smgwd.wan.delivery_build.documents`),
+seals each document with CMS for the EMP's encryption certificate and gives
+each a message id ``<gateway>-<emp>-<uuid4 hex>``. The messages and the new
+watermark (gateway_state ``delivery.<emp>.until``, the last gateway time
+included) go to the store as ONE statement group, so they commit together or
+not at all: after a crash, either the readings are in an outbox message or
+they are still after the watermark, never both and never neither. Without a
+watermark (a new EMP) every stored reading is due. One build takes at most
+MAX_READINGS readings; the rest follow at once.
+
+The sender (:meth:`EmpDelivery.send_next`) reads the oldest message of this
+EMP that is not done (``queued``, or ``sent`` and not acknowledged: a restart
+sends it again; the EMP is idempotent on the id, so it stores it once). It
+waits until that message is due, so later messages never overtake it. It
+marks it ``sent``, POSTs it over mutual TLS with ``X-Message-Id``; a 200 whose
+``ack`` is the id makes it ``acked``; 400/403/409/413/422 make it ``failed``
+with the EMP's reason (the queue goes on); anything else (connection error,
+timeout, 5xx, an answer without the ack) puts it back to ``queued`` with the
+next attempt after ``backoff(attempts)`` seconds. Every mark is committed
+before the next step, so the outbox on disk is never behind what the EMP saw
+by more than one message.
+
+:meth:`EmpDelivery.run` is the asyncio task the gateway runs per EMP; the
+blocking work (store flushes, HTTP) runs in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from itertools import product
+from typing import Any, Callable
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+from smgwd.gateway.config import EmpConfig
+from smgwd.gateway.logsetup import fields
+from smgwd.gateway.store import Store, StoreReader
+from smgwd.reading import Reading
+from smgwd.wan.chain import load_certs
+from smgwd.wan.cms import seal
+from smgwd.wan.delivery_build import documents
+from smgwd.wan.tls import TlsAdapter, client_context
+
+__all__ = ["Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "Sealer", "watermark_key"]
+
+log = logging.getLogger("smgwd.delivery")
+
+SETTLE = timedelta(seconds=2)
+MAX_READINGS = 5000
+REFUSED = frozenset({400, 403, 409, 413, 422})  # the EMP will never take this message
+FLUSH_TIMEOUT = 30.0
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class DeliveryError(Exception):
+    """An EMP's delivery cannot start (unreadable certificate or key); one line."""
+
+
+def watermark_key(emp: str) -> str:
+    """The gateway_state key holding the gateway time of the last reading taken for ``emp``."""
+    return f"delivery.{emp}.until"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Seconds before attempt ``n + 1``: base * 2**(n-1), capped, minus up to ``jitter`` of it at random."""
+
+    base: float = 5.0
+    cap: float = 900.0
+    jitter: float = 0.5
+
+    def __call__(self, attempts: int) -> float:
+        delay = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
+        return delay * (1.0 - self.jitter * random.random())
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _cert(path: Any) -> x509.Certificate:
+    return _certs(path)[0]
+
+
+def _certs(path: Any) -> list[x509.Certificate]:
+    try:
+        return load_certs(path.read_bytes())
+    except (OSError, ValueError) as error:
+        raise DeliveryError(f"{path}: not a usable certificate: {error}") from None
+
+
+def _key(path: Any) -> ec.EllipticCurvePrivateKey:
+    try:
+        key = load_pem_private_key(path.read_bytes(), None)
+    except (OSError, ValueError, TypeError) as error:
+        raise DeliveryError(f"{path}: not a usable private key: {error}") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise DeliveryError(f"{path}: not an EC private key")
+    return key
+
+
+class Sealer:
+    """CMS for one EMP: signed with the gateway's signature key, encrypted for the EMP's certificate."""
+
+    def __init__(self, emp: EmpConfig) -> None:
+        """Load the certificates and key ``emp`` names; DeliveryError (one line) if one is not usable."""
+        self._signer_cert, self._signer_key = _cert(emp.sig_cert), _key(emp.sig_key)
+        self._chain = _certs(emp.chain) if emp.chain is not None else []
+        self._recipient = _cert(emp.recipient)
+
+    def seal(self, document: bytes) -> bytes:
+        """The DER CMS message carrying ``document``."""
+        return seal(document, signer_cert=self._signer_cert, signer_key=self._signer_key,
+                    recipient_certs=[self._recipient], chain=self._chain)
+
+
+class EmpDelivery:
+    """Builder and sender for one configured EMP (see the module comment)."""
+
+    def __init__(
+        self, emp: EmpConfig, gateway_id: str, store: Store, *,
+        clock: Callable[[], datetime] = _utcnow, backoff: Callable[[int], float] = Backoff(),
+    ) -> None:
+        self.emp = emp
+        self.store = store
+        self.clock = clock
+        self.backoff = backoff
+        self._prefix = f"{_ID_UNSAFE.sub('_', gateway_id)[:40]}-{emp.id[:40]}-"
+        self._sealer = Sealer(emp)
+        try:
+            context = client_context(emp.tls_cert, emp.tls_key, emp.server_ca)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            raise DeliveryError(f"emp {emp.id}: TLS certificate, key or CA not usable: {error}") from None
+        self._session = requests.Session()
+        self._session.mount("https://", TlsAdapter(context))
+        self._reader: StoreReader | None = None
+        self._watermark: datetime | None = None
+        self._loaded = False
+        self._failing = False
+        self.truncated = False  # the last build stopped at MAX_READINGS: more readings wait
+
+    def close(self) -> None:
+        self._session.close()
+        if self._reader is not None:
+            self._reader.close()
+
+    def _store_reader(self) -> StoreReader:
+        if self._reader is None:
+            self._reader = StoreReader(self.store.path)
+        return self._reader
+
+    def _event(self, level: int, event: str, message: str, *, log_it: bool = True) -> None:
+        log.log(level, "emp %s: %s", self.emp.id, message, extra=fields(emp=self.emp.id, event=event))
+        if log_it:
+            self.store.log("system", event, f"emp {self.emp.id}: {message}", data={"emp": self.emp.id})
+
+    # --- builder ----------------------------------------------------------------------
+
+    def _readings(self, since: datetime | None, until: datetime) -> list[Reading]:
+        reader = self._store_reader()
+        start = None if since is None else since + timedelta(microseconds=1)
+        end = until + timedelta(microseconds=1)
+        found: list[Reading] = []
+        for meter, obis in product(self.emp.meters or (None,), self.emp.obis or (None,)):
+            found.extend(reader.readings(meter=meter, obis=obis, since=start, until=end, limit=MAX_READINGS))
+        found.sort(key=lambda r: r.gateway_time or until)
+        self.truncated = len(found) >= MAX_READINGS
+        if self.truncated:
+            last = found[MAX_READINGS - 1].gateway_time
+            kept = [r for r in found if r.gateway_time is not None and last is not None and r.gateway_time < last]
+            found = kept or [r for r in found if r.gateway_time == last]
+        return found
+
+    def build(self) -> list[str]:
+        """Enqueue the new readings as messages (watermark moved in the same transaction); their ids.
+
+        Blocking: call it in a worker thread. Raises DeliveryError when the store does not commit.
+        """
+        if not self.store.flush(FLUSH_TIMEOUT):
+            raise DeliveryError("the store did not commit in time")
+        if not self._loaded:
+            value = self._store_reader().state().get(watermark_key(self.emp.id))
+            self._watermark = datetime.fromisoformat(value) if value else None
+            self._loaded = True
+        readings = self._readings(self._watermark, self.clock() - SETTLE)
+        if not readings:
+            return []
+        messages = [(self._prefix + uuid.uuid4().hex, self._sealer.seal(document))
+                    for document in documents(readings, self.emp.shape)]
+        until = max(r.gateway_time for r in readings if r.gateway_time is not None)
+        self.store.enqueue(self.emp.id, messages, watermark_key(self.emp.id), until.isoformat(),
+                           created_at=self.clock())
+        if not self.store.flush(FLUSH_TIMEOUT):
+            raise DeliveryError("the store did not commit the new messages in time")
+        self._watermark = until
+        self._event(logging.INFO, "delivery_enqueued",
+                    f"{len(messages)} message(s) with {len(readings)} reading(s) up to {until.isoformat()}",
+                    log_it=False)
+        return [message_id for message_id, _ in messages]
+
+    # --- sender -----------------------------------------------------------------------
+
+    def send_next(self) -> float | None:
+        """Try the oldest message not done if it is due. Seconds until the next try (0: at once), None: empty.
+
+        Blocking: call it in a worker thread.
+        """
+        entry = self._store_reader().next_outbox(self.emp.id)
+        if entry is None:
+            return None
+        now = self.clock()
+        if entry.next_attempt_at is not None and entry.next_attempt_at > now:
+            return (entry.next_attempt_at - now).total_seconds()
+        attempts = entry.attempts + 1
+        self._mark(entry.message_id, "sent", attempts=attempts, last_error=entry.last_error)
+        outcome, reason = self._post(entry.message_id, entry.payload)
+        if outcome == "acked":
+            self._mark(entry.message_id, "acked", attempts=attempts, acked_at=self.clock())
+            if self._failing:
+                self._failing = False
+                self._event(logging.INFO, "delivery_resumed", f"the EMP answers again ({entry.message_id} acked)")
+            return 0.0
+        if outcome == "failed":
+            self._mark(entry.message_id, "failed", attempts=attempts, last_error=reason)
+            self._event(logging.ERROR, "delivery_failed", f"message {entry.message_id} refused: {reason}")
+            return 0.0
+        delay = self.backoff(attempts)
+        self._mark(entry.message_id, "queued", attempts=attempts, last_error=reason,
+                   next_attempt_at=self.clock() + timedelta(seconds=delay))
+        if not self._failing:
+            self._failing = True
+            self._event(logging.WARNING, "delivery_retry",
+                        f"message {entry.message_id} not delivered ({reason}); retrying with back-off")
+        return delay
+
+    def _mark(self, message_id: str, state: str, **details: Any) -> None:
+        self.store.mark_outbox(message_id, state, **details)
+        if not self.store.flush(FLUSH_TIMEOUT):
+            raise DeliveryError("the store did not commit an outbox change in time")
+
+    def _post(self, message_id: str, payload: bytes) -> tuple[str, str | None]:
+        """('acked' | 'failed' | 'retry', reason) for one POST."""
+        try:
+            response = self._session.post(
+                self.emp.url, data=payload, timeout=self.emp.timeout,
+                headers={"X-Message-Id": message_id, "Content-Type": "application/pkcs7-mime"},
+            )
+        except requests.RequestException as error:
+            return "retry", f"{type(error).__name__}: {error}"[:500]
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        if response.status_code == 200:
+            if answer.get("ack") == message_id:
+                return "acked", None
+            return "retry", "HTTP 200 without the acknowledgement of this message id"
+        reason = f"HTTP {response.status_code}"
+        if answer.get("error") or answer.get("reason"):
+            reason += f" {answer.get('error', '')}: {answer.get('reason', '')}"
+        return ("failed" if response.status_code in REFUSED else "retry"), reason[:500]
+
+    # --- the task ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Build every ``interval`` and send whatever is due, until cancelled."""
+        next_build = time.monotonic()
+        while True:
+            wait = self.emp.interval
+            try:
+                if time.monotonic() >= next_build:
+                    await asyncio.to_thread(self.build)
+                    next_build = time.monotonic() + (0.0 if self.truncated else self.emp.interval)
+                due: float | None = 0.0
+                while due == 0.0:
+                    due = await asyncio.to_thread(self.send_next)
+                wait = max(0.0, next_build - time.monotonic())
+                if due is not None:
+                    wait = min(wait, due)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - one EMP's trouble must not end the task
+                self._event(logging.ERROR, "delivery_error", f"{type(error).__name__}: {error}")
+            await asyncio.sleep(max(0.05, wait))
