@@ -2,10 +2,16 @@
 
 import sys
 
-from tests.bench import cms, daemon, sim_push, sml_decode, store_ingest
+from tests.bench import cms, daemon, delivery, sim_push, sml_decode, store_ingest
 
-BENCHMARKS = {"sml": sml_decode.main, "sim": sim_push.main, "store": store_ingest.main, "daemon": daemon.main,
-              "cms": cms.main}
+BENCHMARKS = {
+    "sml": sml_decode.main,
+    "sim": sim_push.main,
+    "store": store_ingest.main,
+    "daemon": daemon.main,
+    "cms": cms.main,
+    "delivery": delivery.main,
+}
 
 for name in sys.argv[1:] or list(BENCHMARKS):
     BENCHMARKS[name]()

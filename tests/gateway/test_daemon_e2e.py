@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,85 @@ def test_kill_9_during_ingest_then_restart(tmp_path: Path) -> None:
     finally:
         stop(daemon)
         stop(sim)
+
+
+def test_kill_9_while_delivering_then_restart_delivers_each_reading_once(tmp_path: Path) -> None:
+    """smgwd killed with -9 while it delivers to a real smgw-emp process: after a restart every
+    reading up to the delivery watermark is at the EMP exactly once, nothing twice."""
+    from collections import Counter
+
+    from smgwd.emp.store import EmpStore
+    from smgwd.gateway.demo import EMP_TOML
+    from smgwd.wan.delivery import watermark_key
+    from smgwd.wan.pki import init_pki
+
+    init_pki(tmp_path / "pki")
+    emp_port = free_port()
+    (tmp_path / "emp.toml").write_text(EMP_TOML.format(port=emp_port))
+    emp = subprocess.Popen([sys.executable, "-m", "smgwd.emp.main", "--config", str(tmp_path / "emp.toml")],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert emp.stdout is not None and "listening" in emp.stdout.readline()
+    port = free_port()
+    sim, pty = start_simulator(tmp_path, port)
+    db = tmp_path / "smgwd.db"
+    config = tmp_path / "smgwd.toml"
+    delivery = f"""
+[[emps]]
+id = "emp"
+url = "https://localhost:{emp_port}/v1/meterdata"
+interval = 0.5
+shape = "josef"
+tls_cert = "pki/smgw/smgw/tls.pem"
+tls_key = "pki/smgw/smgw/tls.key"
+server_ca = "pki/ca-chain.pem"
+sig_cert = "pki/smgw/smgw/sig.pem"
+sig_key = "pki/smgw/smgw/sig.key"
+chain = "pki/subca.pem"
+recipient = "pki/emp/emp/enc.pem"
+"""
+    config.write_text(GATEWAY_TOML.format(db=db, ntp=free_port(), dir=tmp_path, port=port, pty=pty, interval=0.2)
+                      .replace('servers = ["127.0.0.1:', 'servers = [] # ["127.0.0.1:') + delivery)
+
+    def acked() -> int:
+        try:
+            with StoreReader(db) as reader:
+                return len(reader.outbox("acked"))
+        except StoreError:
+            return 0
+
+    daemon = subprocess.Popen([sys.executable, "-m", "smgwd.daemon", "--config", str(config)],
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        wait_until(lambda: acked() >= 5, timeout=40)
+        daemon.kill()
+        daemon.wait(10)
+        before = acked()
+        daemon = subprocess.Popen([sys.executable, "-m", "smgwd.daemon", "--config", str(config)],
+                                  stderr=subprocess.DEVNULL, text=True)
+        wait_until(lambda: acked() >= before + 5, timeout=40)
+        stop(sim)  # no new readings: let the outbox drain, then stop the gateway
+        time.sleep(3)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(10) == 0
+    finally:
+        stop(daemon)
+        stop(sim)
+    try:
+        with StoreReader(db) as reader:
+            until = datetime.fromisoformat(reader.state()[watermark_key("emp")])
+            pending = [e for e in reader.outbox() if e.state != "acked"]
+            gateway = Counter(
+                (r.meter_id, str(r.obis), r.raw.hex() if isinstance(r.raw, bytes) else str(r.raw))
+                for r in reader.readings() if r.gateway_time is not None and r.gateway_time <= until
+            )
+        assert not pending, pending
+        store = EmpStore(tmp_path / "emp.db", readonly=True)
+        at_emp = Counter((r.meter, r.obis, r.raw) for r in store.readings(limit=10_000_000))
+        store.close()
+    finally:
+        emp.terminate()
+        emp.wait(10)
+        if emp.stdout:
+            emp.stdout.close()
+    assert sum(gateway.values()) > 100  # both meters' readings of a few seconds
+    assert at_emp == gateway
