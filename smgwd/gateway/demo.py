@@ -93,7 +93,10 @@ id = "prosumer"
 link = "serial://{pty}?baud=9600"
 mode = "push"
 interval = 1.0
+"""
 
+#: The delivery profile of a lab PKI made in the same directory (also used by tests).
+EMPS_TOML = """
 [[emps]]
 id = "emp"
 url = "https://localhost:{emp_port}/v1/meterdata"
@@ -198,8 +201,8 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
         pty = simulator.pushers[0].sink.path  # type: ignore[attr-defined]
         toml = GATEWAY_TOML.format(
             db=workdir / "smgwd.db", socket=workdir / "control.sock", port=simulator.tcp_servers[0].port,
-            pty=pty, household=household.server_id.hex(), emp_port=server.port, emp_interval=EMP_INTERVAL,
-        )
+            pty=pty, household=household.server_id.hex(),
+        ) + EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
         config_path = workdir / "smgwd.toml"
         config_path.write_text(toml)
         gateway = Gateway(load_config(config_path), notifier=Notifier.disabled())

@@ -14,6 +14,7 @@ import requests
 from smgwd.wan.pki import init_pki
 from smgwd.wan.tls import TlsAdapter, client_context
 from tests.emp.test_emp_service import cert, document, key
+from smgwd.gateway.demo import EMP_TOML
 from smgwd.wan.cms import seal
 
 
@@ -27,21 +28,7 @@ def test_serve_store_list_stop(tmp_path: Path) -> None:
     init_pki(tmp_path / "pki")
     port = free_port()
     config = tmp_path / "emp.toml"
-    config.write_text(f"""
-[server]
-port = {port}
-[tls]
-cert = "pki/emp/emp/tls.pem"
-key = "pki/emp/emp/tls.key"
-client_ca = "pki/ca-chain.pem"
-[cms]
-cert = "pki/emp/emp/enc.pem"
-key = "pki/emp/emp/enc.key"
-trust = "pki/root.pem"
-untrusted = "pki/subca.pem"
-[store]
-path = "emp.db"
-""")
+    config.write_text(EMP_TOML.format(port=port))
     emp = subprocess.Popen([sys.executable, "-m", "smgwd.emp.main", "--config", str(config)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -272,7 +272,7 @@ def test_kill_9_while_delivering_then_restart_delivers_each_reading_once(tmp_pat
     from collections import Counter
 
     from smgwd.emp.store import EmpStore
-    from smgwd.gateway.demo import EMP_TOML
+    from smgwd.gateway.demo import EMP_TOML, EMPS_TOML
     from smgwd.wan.delivery import watermark_key
     from smgwd.wan.pki import init_pki
 
@@ -286,20 +286,7 @@ def test_kill_9_while_delivering_then_restart_delivers_each_reading_once(tmp_pat
     sim, pty = start_simulator(tmp_path, port)
     db = tmp_path / "smgwd.db"
     config = tmp_path / "smgwd.toml"
-    delivery = f"""
-[[emps]]
-id = "emp"
-url = "https://localhost:{emp_port}/v1/meterdata"
-interval = 0.5
-shape = "josef"
-tls_cert = "pki/smgw/smgw/tls.pem"
-tls_key = "pki/smgw/smgw/tls.key"
-server_ca = "pki/ca-chain.pem"
-sig_cert = "pki/smgw/smgw/sig.pem"
-sig_key = "pki/smgw/smgw/sig.key"
-chain = "pki/subca.pem"
-recipient = "pki/emp/emp/enc.pem"
-"""
+    delivery = EMPS_TOML.format(emp_port=emp_port, emp_interval=0.5)
     config.write_text(GATEWAY_TOML.format(db=db, ntp=free_port(), dir=tmp_path, port=port, pty=pty, interval=0.2)
                       .replace('servers = ["127.0.0.1:', 'servers = [] # ["127.0.0.1:') + delivery)
 
