@@ -47,11 +47,16 @@ Protocol (the contract between this server and ``smgwd.meters.sml_client``):
 How this works: :class:`SmlResponder` is the sans-I/O half — frame payload in,
 reply frame bytes out — over :class:`~smgwd.sim.model.SmlMeterModel` objects.
 :class:`SmlServer` runs ``asyncio.start_server``; each connection reads
-transport events with a deadline (the idle timeout: the time allowed to
-deliver the next complete request, so a silent or dribbling client is cut
-off), answers good frames, and writes each reply with a write timeout (a
-client that does not read is dropped). Everything a connection does wrong is
-caught in its own task and counted in :class:`SmlServerStats`.
+transport events with a deadline, answers good frames, and writes each reply
+with a write timeout (a client that does not read is dropped). The first
+deadline is short (the first-request timeout, counted from the connect: a
+connection that never speaks, or dribbles, is cut off soon); once a client
+has delivered a complete request, the idle timeout applies between its
+requests. A new connection is closed at once (counted in ``refused``) when
+its peer address already holds ``max_per_peer`` connections or the server
+holds ``max_clients``, so a flood of idle connections from one address cannot
+keep other clients out. Everything a connection does wrong is caught in its
+own task and counted in :class:`SmlServerStats`.
 """
 
 from __future__ import annotations
@@ -80,7 +85,7 @@ from smgwd.meters.sml_session import (
 )
 from smgwd.sim.model import SmlMeterModel
 
-__all__ = ["SmlResponder", "SmlServer", "SmlServerStats"]
+__all__ = ["MIN_PER_PEER", "SmlResponder", "SmlServer", "SmlServerStats"]
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +96,15 @@ ErrorKind = Literal[
     "syntax",  # a good frame that is not a valid SML file
     "auth",  # wrong or missing credentials
     "server_id",  # an unknown or missing serverId
+    "first_request_timeout",  # a new connection sent no complete request in time
     "idle_timeout",  # no complete request within the idle timeout
     "write_timeout",  # a client that did not read its reply in time
     "reset",  # a connection that broke (reset, broken pipe)
     "internal",  # a meter model or encoder failure (answered FE 00)
 ]
+
+#: The smallest default per-peer connection cap (see :class:`SmlServer`).
+MIN_PER_PEER = 8
 
 _REQUESTS = (
     t.GetListRequest,
@@ -113,7 +122,8 @@ class SmlServerStats:
 
     connections: int = 0  # connections accepted
     active: int = 0  # connections open now
-    refused: int = 0  # connections closed at once (max_clients reached)
+    refused: int = 0  # connections closed at once (max_clients or max_per_peer reached)
+    refused_per_peer: int = 0  # of those, refused because their peer held max_per_peer
     requests: int = 0  # frames received with a good CRC
     attentions: int = 0  # AttentionResponse messages sent
     garbage_bytes: int = 0  # bytes outside any frame
@@ -329,10 +339,16 @@ class SmlServer:
         meters: the meters served (see :class:`SmlResponder`).
         host, port: where to listen (port 0: any free port, see :attr:`port`).
         username, password: required credentials; both None: open access.
-        idle_timeout: seconds a connection may take to deliver its next request.
+        first_request_timeout: seconds a new connection may take to deliver its first
+            complete request (the idle timeout, if shorter, applies instead).
+        idle_timeout: seconds a client that has spoken may take to deliver its next request.
         write_timeout: seconds a client may take to accept a reply.
         max_frame: the largest request frame accepted, in wire bytes.
         max_clients: connections served at once; more are closed at once.
+        max_per_peer: connections served at once from one peer address; more are closed at
+            once. None: :data:`MIN_PER_PEER`, or twice the number of meters if that is more (a
+            gateway polls each meter over its own connection, and a reconnect may briefly
+            overlap the connection it replaces).
     """
 
     def __init__(
@@ -343,21 +359,33 @@ class SmlServer:
         port: int = DEFAULT_PORT,
         username: str | bytes | None = None,
         password: str | bytes | None = None,
+        first_request_timeout: float = 5.0,
         idle_timeout: float = 60.0,
         write_timeout: float = 10.0,
         max_frame: int = DEFAULT_MAX_FRAME,
         max_clients: int = 100,
+        max_per_peer: int | None = None,
     ) -> None:
+        if max_per_peer is None:
+            max_per_peer = max(MIN_PER_PEER, 2 * len(meters))
+        if min(first_request_timeout, idle_timeout, write_timeout) <= 0:
+            raise ValueError("SML server timeouts must be positive")
+        if min(max_clients, max_per_peer) < 1:
+            raise ValueError("max_clients and max_per_peer must be at least 1")
         self.stats = SmlServerStats()
         self.responder = SmlResponder(meters, username, password, self.stats)
         self.host = host
         self._port = port
+        self.first_request_timeout = first_request_timeout
         self.idle_timeout = idle_timeout
         self.write_timeout = write_timeout
         self.max_frame = max_frame
         self.max_clients = max_clients
+        self.max_per_peer = max_per_peer
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._per_peer: dict[str, int] = {}  # open connections by peer address
+        self._capped: set[str] = set()  # peers refused since they last dropped below the cap (logged once)
 
     @property
     def port(self) -> int:
@@ -393,17 +421,31 @@ class SmlServer:
 
     # --- connections ------------------------------------------------------------------
 
+    def _admit(self, address: str) -> bool:
+        """Whether a new connection from ``address`` may be served; a refusal is counted."""
+        held = self._per_peer.get(address, 0)
+        if held < self.max_per_peer and len(self._connections) < self.max_clients:
+            return True
+        self.stats.refused += 1
+        if held >= self.max_per_peer:
+            self.stats.refused_per_peer += 1
+            if address not in self._capped:  # one line per episode, not one per connection of a flood
+                self._capped.add(address)
+                log.info("SML client %s: %d connections open, refusing more", address, held)
+        return False
+
     async def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._connections) >= self.max_clients:
-            self.stats.refused += 1
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
+        if not self._admit(address):
             writer.transport.abort()
             return
         task = asyncio.current_task()
         assert task is not None
         self._connections[task] = writer
+        self._per_peer[address] = self._per_peer.get(address, 0) + 1
         self.stats.connections += 1
         self.stats.active += 1
-        peer = writer.get_extra_info("peername")
         try:
             if await self._session(reader, writer, peer):
                 await self._finish(writer)
@@ -419,24 +461,35 @@ class SmlServer:
             writer.transport.abort()  # a no-op after a clean close
             self.stats.active -= 1
             del self._connections[task]
+            self._release(address)
+
+    def _release(self, address: str) -> None:
+        held = self._per_peer.pop(address) - 1
+        if held:
+            self._per_peer[address] = held
+        self._capped.discard(address)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object) -> bool:
         """Serve one connection; True when it may be closed cleanly, False when it was dropped."""
         decoder = frame_decoder(self.max_frame)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.idle_timeout
+        spoken = False
+        limit = min(self.first_request_timeout, self.idle_timeout)
+        deadline = loop.time() + limit
         while True:
             try:
                 async with asyncio.timeout_at(deadline):
                     event = await read_event(reader, decoder)
             except TimeoutError:
-                self.stats.count("idle_timeout")
-                log.info("SML client %s: no request within %.1f s, closing", peer, self.idle_timeout)
+                self.stats.count("idle_timeout" if spoken else "first_request_timeout")
+                what = "next" if spoken else "first"
+                log.info("SML client %s: no %s request within %.1f s, closing", peer, what, limit)
                 return True
             if event is None:
                 return True
             if isinstance(event, Frame):
-                deadline = loop.time() + self.idle_timeout
+                spoken, limit = True, self.idle_timeout
+                deadline = loop.time() + limit
             reply = self._handle(event)
             if reply is not None and not await self._send(writer, reply, peer):
                 return False

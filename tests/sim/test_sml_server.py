@@ -393,6 +393,8 @@ def test_half_frame_then_silence_hits_idle_timeout() -> None:
     async def scenario() -> None:
         async with serve(idle_timeout=0.2) as server:
             reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(get_list_file())  # a client that has spoken: the idle timeout applies, not the first-request one
+            assert await read_reply(reader) is not None
             writer.write(get_list_file()[:30])
             assert await reader.read() == b""  # the server closed the connection
             assert server.stats.errors == {"idle_timeout": 1}
@@ -482,7 +484,7 @@ def test_fifty_concurrent_clients() -> None:
             assert (await client.get_list()).entries == ENTRIES
 
     async def scenario() -> None:
-        async with serve() as server:
+        async with serve(max_per_peer=50) as server:  # all from 127.0.0.1
             await asyncio.gather(*(one(server.port) for _ in range(50)))
             assert server.stats.connections == 50 and server.stats.requests == 150 and not server.stats.errors
 
