@@ -16,7 +16,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from smgwd.cli.usage import ArgumentParser
+from smgwd.arguments import ArgumentParser
 
 if TYPE_CHECKING:
     from smgwd.gateway.config import GatewayConfig
@@ -29,7 +29,6 @@ DEFAULT_CONFIG = "/etc/smgwd/smgwd.toml"
 STOP_TIMEOUT = 4.0  # seconds for the store to commit; systemd's default TimeoutStopSec is longer
 
 log = logging.getLogger("smgwd")
-
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,8 +46,9 @@ async def serve(config: GatewayConfig, config_path: str, log_limiter: RateLimitF
     """Run the daemon until SIGTERM/SIGINT; SIGHUP reloads ``config_path``."""
     from smgwd.gateway.config import ConfigError, load_config
     from smgwd.gateway.core import Gateway
+    from smgwd.wan.deliveries import Deliveries
 
-    gateway = Gateway(config, log_limiter=log_limiter)
+    gateway = Gateway(config, log_limiter=log_limiter, listeners=[Deliveries()])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

@@ -12,8 +12,8 @@ from smgwd.codec.crc import CrcPolicy
 from smgwd.codec.sml.attention import attention_text
 from smgwd.codec.sml.transport import START
 from smgwd.codec.sml.types import AttentionResponse
-from smgwd.meters.sml_profiles import PROFILES, get_profile
-from smgwd.meters.sml_stream import FrameDecoded, FrameFailed, SmlFrameReader, decode_bare_messages
+from smgwd.meters.sml.profiles import PROFILES, get_profile
+from smgwd.meters.sml.stream import FrameDecoded, FrameFailed, SmlFrameReader, decode_bare_messages
 
 EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2
 _NOT_HEX = re.compile(rb"[^0-9A-Fa-f\s]")

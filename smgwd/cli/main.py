@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from smgwd.cli.pipes import quiet_on_broken_pipe
-from smgwd.cli.usage import ArgumentParser
+from smgwd.arguments import ArgumentParser
 
 __all__ = ["main", "build_parser"]
 

@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from smgwd.cli.usage import ArgumentParser
+from smgwd.arguments import ArgumentParser
 
 if TYPE_CHECKING:
     from smgwd.emp.config import EmpConfig

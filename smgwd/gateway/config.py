@@ -5,7 +5,7 @@ a declared field table (key -> check function). Unknown keys are reported
 first, with a did-you-mean from :mod:`difflib`; then every value is checked
 for its type and range (a check returns the resolved value: a link URL
 becomes a :class:`~smgwd.links.url.LinkSpec`, a profile name an
-:class:`~smgwd.meters.sml_profiles.SmlProfile`); then the checks that span
+:class:`~smgwd.meters.sml.profiles.SmlProfile`); then the checks that span
 fields run (unique meter ids, mode against link, credentials only for pull,
 meters sharing a link). Keys left out take the dataclass defaults, so
 ``parse_config("")`` is a gateway with no meters.
@@ -39,7 +39,7 @@ from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
-from smgwd.meters.sml_profiles import PROFILES, SmlProfile
+from smgwd.meters.sml.profiles import PROFILES, SmlProfile
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",

@@ -9,8 +9,10 @@ per minute) and persists link states and time quality into the store, where
 ``smgwctl status`` reads them. ``reload(new_config)`` (SIGHUP) restarts only
 the drivers whose meter configuration changed, so readings keep flowing; a
 bad new configuration is rejected by the caller and the old one stays.
-Each enabled ``[[emps]]`` entry gets an :class:`~smgwd.wan.delivery.EmpDelivery`
-task (outbox builder and sender); reload restarts only changed ones.
+The applications that consume readings (the WAN delivery, later tariffs, the
+HAN view) are :class:`~smgwd.gateway.listener.Listener` objects the program
+hands in; the core calls them at start, per batch, on errors, on reload and
+at stop, and imports none of them.
 ``stop()`` cancels the drivers (closing their links), lets the store commit
 what it holds and closes it, within the time limit systemd gives.
 """
@@ -26,20 +28,20 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Iterable
 
-from smgwd.gateway.config import EmpConfig, GatewayConfig, MeterConfig, MeterMode
+from smgwd.gateway.config import GatewayConfig, MeterConfig, MeterMode
 from smgwd.gateway.control import ControlServer
+from smgwd.gateway.listener import Listener
 from smgwd.gateway.logsetup import RateLimitFilter, fields
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.gateway.store import Store
 from smgwd.gateway.timebase import QualityChange, Timebase
-from smgwd.links.url import TcpLink
+from smgwd.links.tcp import TcpLink
 from smgwd.meters.driver import LinkState, MeterDriver
-from smgwd.meters.sml_pull_driver import SmlPullDriver
-from smgwd.meters.sml_push_driver import SmlPushDriver
+from smgwd.meters.sml.pull_driver import SmlPullDriver
+from smgwd.meters.sml.push_driver import SmlPushDriver
 from smgwd.reading import Reading, TimeQuality
-from smgwd.wan.delivery import DeliveryError, EmpDelivery
 
 __all__ = ["Gateway", "make_driver"]
 
@@ -73,13 +75,6 @@ class _Running:
 
 
 @dataclass
-class _Delivering:
-    config: EmpConfig
-    delivery: EmpDelivery
-    task: asyncio.Task[None]
-
-
-@dataclass
 class _Rate:
     """Readings per minute over a sliding window of (time, count) samples."""
 
@@ -102,7 +97,8 @@ class Gateway:
     """One running gateway (the daemon, or the demo)."""
 
     def __init__(
-        self, config: GatewayConfig, notifier: Notifier | None = None, log_limiter: RateLimitFilter | None = None
+        self, config: GatewayConfig, notifier: Notifier | None = None, log_limiter: RateLimitFilter | None = None,
+        listeners: Iterable[Listener] = (),
     ) -> None:
         self.config = config
         self.log_limiter = log_limiter
@@ -116,9 +112,7 @@ class Gateway:
             on_quality_change=self._quality_changed,
         )
         self.meters: dict[str, _Running] = {}
-        self.emps: dict[str, _Delivering] = {}
-        self.delivery_options: dict[str, Any] = {}  # e.g. clock and backoff, for tests
-        self.observers: list[Callable[[list[Reading]], None]] = []  # e.g. the demo's live view
+        self.listeners: list[Listener] = list(listeners)
         self.rate = _Rate()
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -133,8 +127,8 @@ class Gateway:
     def on_readings(self, readings: list[Reading]) -> None:
         self.store.on_readings(readings)
         self.rate.add(len(readings))
-        for observer in self.observers:
-            observer(readings)
+        for listener in self.listeners:
+            listener.on_readings(readings)
 
     def on_state(self, meter_id: str, state: LinkState, reason: str) -> None:
         running = self.meters.get(meter_id)
@@ -155,6 +149,8 @@ class Gateway:
         self.store.on_error(meter_id, kind, message)
         log.warning("meter %s: %s error: %s", meter_id, kind, message,
                     extra=fields(meter=meter_id, event=f"{kind}_error"))
+        for listener in self.listeners:
+            listener.on_error(meter_id, kind, message)
 
     # --- life ---------------------------------------------------------------------------
 
@@ -171,9 +167,8 @@ class Gateway:
         for meter in self.config.meters:
             if meter.enabled:
                 self._start_meter(meter)
-        for emp in self.config.emps:
-            if emp.enabled:
-                self._start_emp(emp)
+        for listener in self.listeners:
+            await listener.start(self)
         self.publish_state()
         self.notifier.ready()
         log.info("smgwd ready: %d meter(s), store %s", len(self.meters), self.config.store.path,
@@ -191,24 +186,6 @@ class Gateway:
         running.task.cancel()
         await asyncio.gather(running.task, return_exceptions=True)
 
-    def _start_emp(self, emp: EmpConfig) -> None:
-        try:
-            delivery = EmpDelivery(emp, self.config.gateway.id, self.store, **self.delivery_options)
-        except DeliveryError as error:
-            log.error("emp %s: delivery not started: %s", emp.id, error,
-                      extra=fields(emp=emp.id, event="delivery_unavailable"))
-            self.store.log("system", "delivery_unavailable", f"emp {emp.id}: delivery not started: {error}",
-                           data={"emp": emp.id})
-            return
-        task = asyncio.create_task(delivery.run(), name=f"emp-{emp.id}")
-        self.emps[emp.id] = _Delivering(emp, delivery, task)
-
-    async def _stop_emp(self, emp_id: str) -> None:
-        running = self.emps.pop(emp_id)
-        running.task.cancel()
-        await asyncio.gather(running.task, return_exceptions=True)
-        running.delivery.close()
-
     async def reload(self, config: GatewayConfig) -> None:
         """Apply a new (already validated) configuration without dropping readings."""
         self.notifier.reloading()
@@ -219,14 +196,9 @@ class Gateway:
         for meter_id, meter in wanted.items():
             if meter_id not in self.meters:
                 self._start_meter(meter)
-        emps = {e.id: e for e in config.emps if e.enabled}
-        for emp_id in list(self.emps):
-            if emp_id not in emps or emps[emp_id] != self.emps[emp_id].config or config.gateway != self.config.gateway:
-                await self._stop_emp(emp_id)
         self.config = config
-        for emp_id, emp in emps.items():
-            if emp_id not in self.emps:
-                self._start_emp(emp)
+        for listener in self.listeners:
+            await listener.reload(config)
         self.store.log("system", "reload", f"configuration reloaded: {len(self.meters)} meter(s)")
         log.info("configuration reloaded: %d meter(s)", len(self.meters), extra=fields(event="reload"))
         self.notifier.ready()
@@ -294,8 +266,8 @@ class Gateway:
         self.notifier.stopping()
         for meter_id in list(self.meters):
             await self._stop_meter(meter_id)
-        for emp_id in list(self.emps):
-            await self._stop_emp(emp_id)
+        for listener in self.listeners:
+            await listener.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

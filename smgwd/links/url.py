@@ -10,8 +10,9 @@ are named in the design but not built yet (:data:`NOT_SUPPORTED_YET`) are
 recognised and refused as such. Every problem is a :class:`LinkError` that
 says what is wrong and shows a correct URL of the kind meant.
 
-Opening a link is not done here (see :mod:`smgwd.links.stream`); this module
-has no I/O.
+Each kind has its own module (spec and stream: :mod:`smgwd.links.tcp`,
+:mod:`smgwd.links.serial`); opening goes through :mod:`smgwd.links.stream`.
+This module has no I/O.
 """
 
 from __future__ import annotations
@@ -21,16 +22,13 @@ import importlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
-from urllib.parse import quote, unquote
+from typing import ClassVar, Self
 
 __all__ = [
     "LINK_KINDS",
     "NOT_SUPPORTED_YET",
     "LinkError",
     "LinkSpec",
-    "SerialLink",
-    "TcpLink",
     "link_class",
     "parse_host_port",
     "parse_link",
@@ -38,8 +36,8 @@ __all__ = [
 
 #: link kind -> "module:Class" of its :class:`LinkSpec`; imported on first use.
 LINK_KINDS: dict[str, str] = {
-    "tcp": "smgwd.links.url:TcpLink",
-    "serial": "smgwd.links.url:SerialLink",
+    "tcp": "smgwd.links.tcp:TcpLink",
+    "serial": "smgwd.links.serial:SerialLink",
 }
 
 #: link kinds of the design that have no implementation yet -> (what they are, an example URL).
@@ -55,8 +53,6 @@ SERIAL_EXAMPLE = "serial:///dev/ttyUSB0?baud=9600&parity=N&bytesize=8&stopbits=1
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _DIGITS = re.compile(r"[0-9]+")
-# characters left as they are in a serial URL's path (everything else is %-encoded)
-_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class LinkError(ValueError):
@@ -80,6 +76,7 @@ class LinkSpec:
     example: ClassVar[str] = ""
     can_stream: ClassVar[bool] = False
     can_request: ClassVar[bool] = False
+    opener: ClassVar[str] = ""  # "module:function" that opens it (see smgwd.links.stream), imported when used
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -152,127 +149,6 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise ValueError(f"port {port} is out of range 1..65535")
     return port
-
-
-@dataclass(frozen=True, slots=True)
-class TcpLink(LinkSpec):
-    """``tcp://host:port``: a TCP connection (jOSEF pull, or a serial server such as ser2net)."""
-
-    host: str
-    port: int
-
-    kind: ClassVar[str] = "tcp"
-    example: ClassVar[str] = TCP_EXAMPLE
-    can_stream: ClassVar[bool] = True
-    can_request: ClassVar[bool] = True
-
-    @classmethod
-    def from_url(cls, url: str) -> Self:
-        rest = url[len("tcp://"):]
-        if "@" in rest:
-            raise LinkError("credentials do not belong in a link URL (use username and password_file)", TCP_EXAMPLE)
-        extra = re.search(r"[/?#]", rest)
-        if extra and rest[extra.start():] != "/":
-            raise LinkError(f"a tcp link takes no path, query or fragment, found {rest[extra.start():]!r}", TCP_EXAMPLE)
-        try:
-            host, port = parse_host_port(rest[: extra.start()] if extra else rest)
-        except ValueError as error:
-            raise LinkError(str(error), TCP_EXAMPLE) from None
-        return cls(host, port)
-
-    @property
-    def target(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    def __str__(self) -> str:
-        return f"tcp://{self.target.replace('%', '%25')}"
-
-
-_SERIAL_PARAMS = ("baud", "parity", "bytesize", "stopbits")
-
-
-@dataclass(frozen=True, slots=True)
-class SerialLink(LinkSpec):
-    """``serial:///dev/ttyUSB0?baud=9600&parity=N&bytesize=8&stopbits=1``, or a bare device path."""
-
-    path: str
-    baud: int = 9600
-    parity: str = "N"  # N, E or O
-    bytesize: int = 8  # 7 or 8
-    stopbits: int = 1  # 1 or 2
-
-    kind: ClassVar[str] = "serial"
-    example: ClassVar[str] = SERIAL_EXAMPLE
-    can_stream: ClassVar[bool] = True
-    can_request: ClassVar[bool] = False
-
-    @classmethod
-    def from_url(cls, url: str) -> Self:
-        if url.startswith("/"):
-            raw_path, _, query = url.partition("?")
-            path = raw_path  # a bare path is a file name, not %-encoded
-        else:
-            rest = url[len("serial://"):]
-            if not rest.startswith("/"):
-                device = rest.partition("?")[0]
-                raise LinkError(
-                    f"the device path {device!r} is not absolute: write serial:///{device}, with three slashes",
-                    SERIAL_EXAMPLE,
-                )
-            if "#" in rest:
-                raise LinkError("a serial link takes no fragment ('#')", SERIAL_EXAMPLE)
-            raw_path, _, query = rest.partition("?")
-            try:
-                path = unquote(raw_path, errors="strict")
-            except UnicodeDecodeError:
-                raise LinkError(f"{raw_path!r} has %-escapes that are not UTF-8", SERIAL_EXAMPLE) from None
-        if path.rstrip("/") == "" or path.endswith("/"):
-            raise LinkError(f"{path!r} is a directory, not a device", SERIAL_EXAMPLE)
-        if "\0" in path:
-            raise LinkError("the device path contains a NUL character", SERIAL_EXAMPLE)
-        return cls(path, **_serial_params(query))
-
-    @property
-    def target(self) -> str:
-        return self.path
-
-    def __str__(self) -> str:
-        return (
-            f"serial://{quote(self.path, safe=_PATH_SAFE)}"
-            f"?baud={self.baud}&parity={self.parity}&bytesize={self.bytesize}&stopbits={self.stopbits}"
-        )
-
-
-def _serial_params(query: str) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for item in query.split("&") if query else ():
-        name, equals, value = item.partition("=")
-        if not equals:
-            raise LinkError(f"serial parameter {item!r} has no '=value'", SERIAL_EXAMPLE)
-        if name not in _SERIAL_PARAMS:
-            close = difflib.get_close_matches(name, _SERIAL_PARAMS, n=1)
-            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_SERIAL_PARAMS)}"
-            raise LinkError(f"unknown serial parameter {name!r} ({hint})", SERIAL_EXAMPLE)
-        if name in params:
-            raise LinkError(f"serial parameter {name!r} is given twice", SERIAL_EXAMPLE)
-        params[name] = _serial_value(name, value)
-    return params
-
-
-def _serial_value(name: str, value: str) -> int | str:
-    if name == "parity":
-        if value.upper() not in ("N", "E", "O"):
-            raise LinkError(f"parity {value!r} is not one of N, E, O", SERIAL_EXAMPLE)
-        return value.upper()
-    allowed = {"bytesize": (7, 8), "stopbits": (1, 2)}.get(name)
-    number = int(value) if _DIGITS.fullmatch(value) else None
-    if allowed is not None:
-        if number not in allowed:
-            raise LinkError(f"{name} {value!r} is not one of {allowed[0]}, {allowed[1]}", SERIAL_EXAMPLE)
-        return number
-    if number is None or not 50 <= number <= 4_000_000:
-        raise LinkError(f"baud {value!r} is not a rate between 50 and 4000000", SERIAL_EXAMPLE)
-    return number
 
 
 def link_class(kind: str) -> type[LinkSpec]:

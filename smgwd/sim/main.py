@@ -17,7 +17,7 @@ import sys
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable
 
-from smgwd.cli.usage import ArgumentParser
+from smgwd.arguments import ArgumentParser
 
 if TYPE_CHECKING:
     from smgwd.sim.app import Simulator

@@ -1,6 +1,6 @@
 """The simulator's SML request/response server over TCP (the jOSEF meter side).
 
-Protocol (the contract between this server and ``smgwd.meters.sml_client``):
+Protocol (the contract between this server and ``smgwd.meters.sml.client``):
 
 - Transport: TCP, default port 33333. Each request is one *SML file* —
   OpenRequest, one or more request messages, CloseRequest — in one transport
@@ -70,7 +70,7 @@ from typing import Any, Callable, Literal, Sequence, cast
 from smgwd.codec.sml import types as t
 from smgwd.codec.sml.errors import SmlCrcError, SmlError
 from smgwd.codec.sml.transport import DEFAULT_MAX_FRAME, BytesDiscarded, Event, Frame, FrameRejected
-from smgwd.meters.sml_session import (
+from smgwd.meters.sml.session import (
     DEFAULT_PORT,
     OBJECT_LIST,
     REG_PERIOD,

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.store import Store
-from smgwd.meters.sml_profiles import get_profile
-from smgwd.meters.sml_stream import FrameDecoded, SmlFrameReader
+from smgwd.meters.sml.profiles import get_profile
+from smgwd.meters.sml.stream import FrameDecoded, SmlFrameReader
 from smgwd.reading import Reading, TimeQuality
 from smgwd.sim.clock import SteppedClock
 from smgwd.sim.meter import MeterSpec, SimMeter

@@ -14,7 +14,7 @@ import requests
 from smgwd.wan.pki import init_pki
 from smgwd.wan.tls import TlsAdapter, client_context
 from tests.emp.test_emp_service import cert, document, key
-from smgwd.gateway.demo import EMP_TOML
+from smgwd.demo import EMP_TOML
 from smgwd.wan.cms import seal
 
 

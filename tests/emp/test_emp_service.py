@@ -19,8 +19,8 @@ from smgwd.emp.server import EmpServer
 from smgwd.emp.service import EmpService
 from smgwd.emp.store import EmpStore
 from smgwd.meters.cosem_map import logical_devices
-from smgwd.meters.sml_profiles import get_profile
-from smgwd.meters.sml_stream import FrameDecoded, SmlFrameReader
+from smgwd.meters.sml.profiles import get_profile
+from smgwd.meters.sml.stream import FrameDecoded, SmlFrameReader
 from smgwd.wan.cms import seal
 from smgwd.wan.pki import init_pki
 from smgwd.wan.tls import TlsAdapter, client_context, server_context

@@ -34,8 +34,10 @@ from smgwd.gateway.config import (
     load_config,
     parse_config,
 )
-from smgwd.links.url import LINK_KINDS, LinkSpec, SerialLink, TcpLink
-from smgwd.meters.sml_profiles import PROFILES
+from smgwd.links.serial import SerialLink
+from smgwd.links.tcp import TcpLink
+from smgwd.links.url import LINK_KINDS, LinkSpec
+from smgwd.meters.sml.profiles import PROFILES
 
 EXAMPLE = files("smgwd.gateway") / "smgwd.example.toml"
 METER = 'id = "m"\nlink = "tcp://127.0.0.1:33333"\n'

@@ -272,7 +272,7 @@ def test_kill_9_while_delivering_then_restart_delivers_each_reading_once(tmp_pat
     from collections import Counter
 
     from smgwd.emp.store import EmpStore
-    from smgwd.gateway.demo import EMP_TOML, EMPS_TOML
+    from smgwd.demo import EMP_TOML, EMPS_TOML
     from smgwd.wan.delivery import watermark_key
     from smgwd.wan.pki import init_pki
 

@@ -11,13 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smgwd.links import url as url_module
+from smgwd.links.serial import SerialLink
+from smgwd.links.tcp import TcpLink
 from smgwd.links.url import (
     LINK_KINDS,
     NOT_SUPPORTED_YET,
     LinkError,
     LinkSpec,
-    SerialLink,
-    TcpLink,
     link_class,
     parse_host_port,
     parse_link,

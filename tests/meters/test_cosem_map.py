@@ -15,8 +15,8 @@ from smgwd.cosem.cosemtime import UNSPECIFIED_DATE_TIME, cosem_to_datetime
 from smgwd.cosem.datatypes import DataType
 from smgwd.cosem.obis import Obis
 from smgwd.meters.cosem_map import logical_devices
-from smgwd.meters.sml_profiles import get_profile
-from smgwd.meters.sml_stream import FrameDecoded, SmlFrameReader
+from smgwd.meters.sml.profiles import get_profile
+from smgwd.meters.sml.stream import FrameDecoded, SmlFrameReader
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sml"
 
@@ -113,7 +113,7 @@ def test_get_proc_parameter_tree_maps_to_registers() -> None:
     # the jOSEF flow's second step: object details as a GetProcParameter.Res tree
     from smgwd.codec.sml import decode_message, encode_message
     from smgwd.codec.sml import types as t
-    from smgwd.meters.sml_readings import readings_from_messages
+    from smgwd.meters.sml.readings import readings_from_messages
 
     e181 = bytes.fromhex("0100010801ff")
     e281 = bytes.fromhex("0100020801ff")

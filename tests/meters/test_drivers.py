@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 from smgwd.cosem.obis import Obis
 from smgwd.links.url import parse_link
 from smgwd.meters.driver import Backoff, LinkState
-from smgwd.meters.sml_profiles import get_profile
-from smgwd.meters.sml_pull_driver import SmlPullDriver
-from smgwd.meters.sml_push_driver import SmlPushDriver
+from smgwd.meters.sml.profiles import get_profile
+from smgwd.meters.sml.pull_driver import SmlPullDriver
+from smgwd.meters.sml.push_driver import SmlPushDriver
 from smgwd.reading import Reading, TimeQuality
 from smgwd.sim.app import Simulator
 from smgwd.sim.clock import SteppedClock

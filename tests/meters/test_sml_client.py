@@ -11,16 +11,16 @@ import pytest
 from smgwd.codec.sml import types as t
 from smgwd.codec.sml.errors import SmlCrcError, SmlSyntaxError
 from smgwd.codec.sml.transport import Frame, encode_frame
-from smgwd.meters.sml_client import (
+from smgwd.meters.sml.client import (
     SmlAttention,
     SmlClient,
     SmlConnectionError,
     SmlProtocolError,
     SmlTimeout,
 )
-from smgwd.meters.sml_readings import readings_from_messages
-from smgwd.meters.sml_profiles import SmlProfile
-from smgwd.meters.sml_session import REG_PERIOD, AttentionCode, SmlFile, decode_file, encode_file, frame_decoder, read_event
+from smgwd.meters.sml.readings import readings_from_messages
+from smgwd.meters.sml.profiles import SmlProfile
+from smgwd.meters.sml.session import REG_PERIOD, AttentionCode, SmlFile, decode_file, encode_file, frame_decoder, read_event
 from smgwd.sim.sml_server import SmlServer
 from tests.sim.test_sml_server import (
     ENERGY_IN,

@@ -10,8 +10,8 @@ import pytest
 
 from smgwd.codec.sml import types as t
 from smgwd.cosem.obis import Obis
-from smgwd.meters.sml_profiles import PROFILES, get_profile
-from smgwd.meters.sml_readings import meter_id, readings_from_messages
+from smgwd.meters.sml.profiles import PROFILES, get_profile
+from smgwd.meters.sml.readings import meter_id, readings_from_messages
 
 E180 = bytes.fromhex("0100010800ff")
 P1670 = bytes.fromhex("0100100700ff")

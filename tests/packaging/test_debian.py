@@ -17,7 +17,7 @@ import pytest
 
 from smgwd.emp.config import load_emp_config
 from smgwd.gateway.config import load_config
-from smgwd.links.url import TcpLink
+from smgwd.links.tcp import TcpLink
 from smgwd.sim.config import load_config as load_sim_config
 from smgwd.wan.pki import init_pki
 

@@ -13,7 +13,7 @@ from smllib import SmlStreamReader
 
 from smgwd.codec.crc import CrcKind
 from smgwd.cosem.obis import Obis
-from smgwd.meters.sml_client import SmlAttention, SmlClient
+from smgwd.meters.sml.client import SmlAttention, SmlClient
 from smgwd.sim.app import Simulator
 from smgwd.sim.clock import SteppedClock
 from smgwd.sim.config import SimConfig, SerialListener, TcpListener, TimeSettings

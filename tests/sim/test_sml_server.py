@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from smgwd.codec.sml import types as t
 from smgwd.codec.sml.encoder import encode_messages
 from smgwd.codec.sml.transport import Frame, SmlTransportDecoder
-from smgwd.meters.sml_client import SmlClient
-from smgwd.meters.sml_session import (
+from smgwd.meters.sml.client import SmlClient
+from smgwd.meters.sml.session import (
     OBJECT_LIST,
     REG_PERIOD,
     AttentionCode,

@@ -15,8 +15,8 @@ from smgwd.codec.crc import CrcPolicy
 from smgwd.codec.sml import types as t
 from smgwd.codec.sml.attention import attention_text
 from smgwd.cosem.obis import Obis
-from smgwd.meters.sml_profiles import get_profile
-from smgwd.meters.sml_stream import FrameDecoded, FrameFailed, SmlFrameReader, decode_bare_messages
+from smgwd.meters.sml.profiles import get_profile
+from smgwd.meters.sml.stream import FrameDecoded, FrameFailed, SmlFrameReader, decode_bare_messages
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sml"
 CAPTURES = sorted(p.stem for p in DATA.glob("*.json"))

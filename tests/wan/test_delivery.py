@@ -279,6 +279,7 @@ def test_gateway_restarted_before_the_ack_sends_again_and_the_emp_stores_once(
     from smgwd.gateway.config import ControlConfig, GatewayConfig, GatewayIdentity, StoreConfig, TimeConfig
     from smgwd.gateway.core import Gateway
     from smgwd.gateway.sdnotify import Notifier
+    from smgwd.wan.deliveries import Deliveries
 
     config = GatewayConfig(
         gateway=GatewayIdentity("gw"), store=StoreConfig(path=tmp_path / "gw.db", flush_interval=0.05),
@@ -287,8 +288,7 @@ def test_gateway_restarted_before_the_ack_sends_again_and_the_emp_stores_once(
     )
 
     async def life(until: str) -> None:
-        gateway = Gateway(config, notifier=Notifier.disabled())
-        gateway.delivery_options = {"backoff": lambda n: 0.05}
+        gateway = Gateway(config, notifier=Notifier.disabled(), listeners=[Deliveries({"backoff": lambda n: 0.05})])
         await gateway.start()
         if until == "queued":
             gateway.on_readings(readings(0, 2))
@@ -379,6 +379,7 @@ def test_reload_restarts_only_changed_deliveries(pki: Path, emp: Emp, tmp_path: 
     from smgwd.gateway.config import ControlConfig, GatewayConfig, StoreConfig, TimeConfig
     from smgwd.gateway.core import Gateway
     from smgwd.gateway.sdnotify import Notifier
+    from smgwd.wan.deliveries import Deliveries
 
     first = emp_config(pki, emp.port)
     second = replace(first, id="other", recipient=pki / "lab" / "missing.pem")  # cannot start: logged, skipped
@@ -386,16 +387,17 @@ def test_reload_restarts_only_changed_deliveries(pki: Path, emp: Emp, tmp_path: 
                            control=ControlConfig(socket=tmp_path / "control.sock"), emps=(first,))
 
     async def main() -> None:
-        gateway = Gateway(config, notifier=Notifier.disabled())
+        deliveries = Deliveries()
+        gateway = Gateway(config, notifier=Notifier.disabled(), listeners=[deliveries])
         await gateway.start()
         try:
-            task = gateway.emps["emp"].task
+            task = deliveries.emps["emp"].task
             await gateway.reload(replace(config, emps=(first, second)))
-            assert set(gateway.emps) == {"emp"} and gateway.emps["emp"].task is task  # unchanged: kept
+            assert set(deliveries.emps) == {"emp"} and deliveries.emps["emp"].task is task  # unchanged: kept
             await gateway.reload(replace(config, emps=(replace(first, interval=60.0),)))
-            assert gateway.emps["emp"].task is not task  # changed: restarted
+            assert deliveries.emps["emp"].task is not task  # changed: restarted
             await gateway.reload(replace(config, emps=(replace(first, enabled=False),)))
-            assert gateway.emps == {}
+            assert deliveries.emps == {}
         finally:
             await gateway.stop()
 

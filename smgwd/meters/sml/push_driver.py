@@ -18,9 +18,9 @@ from smgwd.codec.crc import CrcPolicy
 from smgwd.links.stream import open_stream
 from smgwd.links.url import LinkSpec
 from smgwd.meters.driver import DriverEvents, MeterDriver, ReadingSink, SessionEnded, Stamp
-from smgwd.meters.sml_profiles import SmlProfile
-from smgwd.meters.sml_readings import meter_id as sml_meter_id
-from smgwd.meters.sml_stream import FrameDecoded, SmlFrameReader
+from smgwd.meters.sml.profiles import SmlProfile
+from smgwd.meters.sml.readings import meter_id as sml_meter_id
+from smgwd.meters.sml.stream import FrameDecoded, SmlFrameReader
 
 __all__ = ["SmlPushDriver"]
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 
 from smgwd.codec.sml import types as t
-from smgwd.links.url import TcpLink
+from smgwd.links.tcp import TcpLink
 from smgwd.meters.driver import DriverEvents, MeterDriver, ReadingSink, Stamp
-from smgwd.meters.sml_client import SmlClient
-from smgwd.meters.sml_profiles import SmlProfile
-from smgwd.meters.sml_readings import readings_from_messages
+from smgwd.meters.sml.client import SmlClient
+from smgwd.meters.sml.profiles import SmlProfile
+from smgwd.meters.sml.readings import readings_from_messages
 
 __all__ = ["SmlPullDriver"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from smgwd.emp.config import load_emp_config
 from smgwd.emp.store import EmpStore
-from smgwd.gateway import demo
+from smgwd import demo
 from smgwd.gateway.store import StoreReader
 
 

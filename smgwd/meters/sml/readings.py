@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 from smgwd.codec.sml import types as t
 from smgwd.cosem.obis import Obis
-from smgwd.meters.sml_profiles import SmlProfile, apply_fixes
+from smgwd.meters.sml.profiles import SmlProfile, apply_fixes
 from smgwd.reading import MeterTime, MeterTimeKind, Reading
 
 __all__ = ["SmlResult", "meter_id", "meter_time", "readings_from_messages"]

@@ -33,10 +33,12 @@ from smgwd.emp.server import EmpServer
 from smgwd.emp.service import EmpService
 from smgwd.gateway.config import load_config
 from smgwd.gateway.core import Gateway
+from smgwd.gateway.listener import Listener
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.reading import Reading
 from smgwd.sim.app import Simulator
 from smgwd.sim.config import parse_config as parse_sim_config
+from smgwd.wan.deliveries import Deliveries
 from smgwd.wan.pki import init_pki
 
 __all__ = ["run_demo"]
@@ -138,7 +140,7 @@ SHOWN = {
 }
 
 
-class LiveView:
+class LiveView(Listener):
     """The latest shown values per meter, drawn once a second."""
 
     def __init__(self, gateway: Gateway, out: TextIO, emp: EmpService | None = None) -> None:
@@ -205,9 +207,9 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
         ) + EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
         config_path = workdir / "smgwd.toml"
         config_path.write_text(toml)
-        gateway = Gateway(load_config(config_path), notifier=Notifier.disabled())
+        gateway = Gateway(load_config(config_path), notifier=Notifier.disabled(), listeners=[Deliveries()])
         view = LiveView(gateway, out, service)
-        gateway.observers.append(view.on_readings)
+        gateway.listeners.append(view)
         await gateway.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -17,8 +17,8 @@ from smgwd.codec.sml import types as t
 from smgwd.codec.sml.decoder import decode_messages
 from smgwd.codec.sml.errors import SmlError
 from smgwd.codec.sml.transport import NEED_DATA, BytesDiscarded, Frame, FrameRejected, SmlTransportDecoder
-from smgwd.meters.sml_profiles import SmlProfile
-from smgwd.meters.sml_readings import readings_from_messages
+from smgwd.meters.sml.profiles import SmlProfile
+from smgwd.meters.sml.readings import readings_from_messages
 from smgwd.reading import Reading
 
 __all__ = ["FrameDecoded", "FrameFailed", "SmlFrameReader", "decode_bare_messages"]

@@ -7,7 +7,7 @@ v1 frame (X-25 CRCs, the codec's STRICT dialect). :func:`encode_file` and
 payload back into an :class:`SmlFile`, checking its shape. :func:`read_event`
 pulls transport events from an asyncio stream through a
 :class:`SmlTransportDecoder`. The simulator's server (``smgwd.sim.sml_server``)
-and the gateway's client (``smgwd.meters.sml_client``) both build on this
+and the gateway's client (``smgwd.meters.sml.client``) both build on this
 module; the request/response contract itself is described in the server's
 module docstring.
 """

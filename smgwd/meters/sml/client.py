@@ -25,7 +25,7 @@ from typing import Sequence, TypeVar
 from smgwd.codec.sml import types as t
 from smgwd.codec.sml.attention import attention_text
 from smgwd.codec.sml.transport import Frame, FrameRejected
-from smgwd.meters.sml_session import (
+from smgwd.meters.sml.session import (
     DEFAULT_PORT,
     OBJECT_LIST,
     SmlFile,
