@@ -6,12 +6,16 @@
    (its entries turned into the same readings), so the ratio shows what our decoding saves.
    Target: >= 20,000 readings/s.
 2. The daemon process (``python -m smgwd.daemon``) with 100 push meters on ptys fed by one
-   smgw-sim process at 1 frame/s each: time from start to READY=1 (target < 1.5 s), CPU per
-   meter (target < 0.2 % of a core), resident memory (target < 60 MiB).
+   smgw-sim process at 1 frame/s each: time from start to READY=1 (target < 0.5 s), CPU per
+   meter (target < 0.2 % of a core), resident memory (target < 35 MiB without an EMP). Peer:
+   the same run of the daemon of the last release (RELEASE, checked out with ``git archive``
+   into a temporary directory and put first on PYTHONPATH), on the same simulator, in the
+   same benchmark run; the ratios are release / ours (above 1: ours is smaller or faster).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -21,6 +25,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.store import Store
@@ -34,6 +39,8 @@ from smgwd.sim.sml_push import push_frame
 START = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 FRAMES = 3000
+RELEASE = "778761b"  # the last landed main before the hardening issue (issue 9)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def frames(n: int = FRAMES) -> bytes:
@@ -110,10 +117,46 @@ SIM_HEADER = '<simulator><time mode="real"/><listeners>'
 GATEWAY_HEAD = '[store]\npath = "{db}"\n[time]\nservers = []\n[logging]\njournal = "no"\nlevel = "warning"\n'
 
 
-def daemon_run(meters: int = 100, seconds: float = 20.0) -> tuple[float, float, float]:
-    """(seconds to READY=1, % of a core per meter, resident MiB) for ``meters`` push meters."""
-    with tempfile.TemporaryDirectory() as tmp:
+@contextlib.contextmanager
+def release_tree(rev: str = RELEASE) -> Iterator[Path]:
+    """The source tree of ``rev`` in a temporary directory (nothing in the repository changes)."""
+    with tempfile.TemporaryDirectory(prefix="smgwd-release-") as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "smgwd"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        yield Path(tmp)
+
+
+@contextlib.contextmanager
+def lab_emp(tmpdir: Path) -> Iterator[str]:
+    """A lab PKI in ``tmpdir/pki`` and the lab EMP serving in a thread; yields the ``[[emps]]`` table."""
+    from smgwd.demo import EMP_TOML, EMPS_TOML
+    from smgwd.emp.config import load_emp_config
+    from smgwd.emp.main import open_emp
+    from smgwd.wan.pki import init_pki
+
+    init_pki(tmpdir / "pki")
+    (tmpdir / "emp.toml").write_text(EMP_TOML.format(port=0))
+    service, server = open_emp(load_emp_config(tmpdir / "emp.toml"))
+    server.serve_in_thread()
+    try:
+        yield EMPS_TOML.format(emp_port=server.port, emp_interval=5.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+        service.store.close()
+
+
+def daemon_run(
+    meters: int = 100, seconds: float = 20.0, source: Path | None = None, emp: bool = False
+) -> tuple[float, float, float]:
+    """(seconds to READY=1, % of a core per meter, resident MiB) for ``meters`` push meters.
+
+    ``source``: run the daemon from this source tree (the simulator always runs from ours);
+    ``emp``: deliver to a lab EMP (run in this process, so it is not counted) every 5 s.
+    """
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         tmpdir = Path(tmp)
+        emps = stack.enter_context(lab_emp(tmpdir)) if emp else ""
         listeners = "".join(f'<serial id="s{k}" device="pty" meter="m{k}" interval-seconds="1"/>' for k in range(meters))
         specs = "".join(f'<meter id="m{k}" serial="{10_000_000 + k}" seed="{k}"><consumption annual-kwh="3000"/></meter>'
                         for k in range(meters))
@@ -130,14 +173,17 @@ def daemon_run(meters: int = 100, seconds: float = 20.0) -> tuple[float, float, 
                 break
         config = GATEWAY_HEAD.format(db=tmpdir / "smgwd.db") + "".join(
             f'[[meters]]\nid = "{m}"\nlink = "serial://{path}"\nmode = "push"\ninterval = 1.0\n'
-            for m, path in ptys.items())
+            for m, path in ptys.items()) + emps
         (tmpdir / "smgwd.toml").write_text(config)
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(str(tmpdir / "notify"))
         notify.settimeout(30)
         started = time.monotonic()
+        env = dict(os.environ, NOTIFY_SOCKET=str(tmpdir / "notify"))
+        if source is not None:
+            env["PYTHONPATH"] = str(source)
         daemon = subprocess.Popen([sys.executable, "-m", "smgwd.daemon", "--config", str(tmpdir / "smgwd.toml")],
-                                  env=dict(os.environ, NOTIFY_SOCKET=str(tmpdir / "notify")))
+                                  env=env, cwd=source or tmpdir)
         try:
             while b"READY=1" not in notify.recv(4096):
                 pass
@@ -176,9 +222,16 @@ def main() -> None:
     print(f"gateway ingest: {FRAMES} real push frames -> readings -> SQLite store (WAL, synchronous=FULL)")
     print(f"smgwd {ours:,.0f} readings/s ({n_ours} readings); peer: smllib 1.7 decoding into the same store "
           f"{peer:,.0f} readings/s ({n_peer}); ratio {ours / peer:.2f}x   (target >= 20,000 readings/s)")
-    ready, per_meter, rss = daemon_run()
-    print(f"daemon with 100 push meters at 1 frame/s: READY=1 after {ready:.2f} s (target < 1.5 s), "
-          f"{per_meter:.3f} % of a core per meter (target < 0.2 %), {rss:.1f} MiB resident (target < 60 MiB)")
+    with release_tree() as old:
+        for emp, target in ((False, 35), (True, 45)):
+            ready, per_meter, rss = daemon_run(emp=emp)
+            old_ready, old_per_meter, old_rss = daemon_run(source=old, emp=emp)
+            print(f"daemon with 100 push meters at 1 frame/s, {'one EMP' if emp else 'no EMP'}: READY=1 after "
+                  f"{ready:.2f} s (target < 0.5 s), {per_meter:.3f} % of a core per meter (target < 0.2 %), "
+                  f"{rss:.1f} MiB resident (target < {target} MiB)")
+            print(f"  same run of release {RELEASE}: READY=1 after {old_ready:.2f} s, {old_per_meter:.3f} %, "
+                  f"{old_rss:.1f} MiB; ratios release/ours: READY {old_ready / ready:.2f}x, CPU "
+                  f"{old_per_meter / per_meter:.2f}x, RSS {old_rss / rss:.2f}x")
 
 
 if __name__ == "__main__":
