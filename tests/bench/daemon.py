@@ -114,7 +114,7 @@ def timed_ingest(fn, data: bytes) -> tuple[float, int]:  # type: ignore[no-untyp
 
 
 SIM_HEADER = '<simulator><time mode="real"/><listeners>'
-GATEWAY_HEAD = '[store]\npath = "{db}"\n[time]\nservers = []\n[logging]\njournal = "no"\nlevel = "warning"\n'
+GATEWAY_HEAD = '[store]\npath = "{db}"\n[control]\nsocket = "{socket}"\n[time]\nservers = []\n[logging]\njournal = "no"\nlevel = "warning"\n'
 
 
 @contextlib.contextmanager
@@ -171,7 +171,7 @@ def daemon_run(
                 ptys[match.group(1)] = match.group(2)
             if len(ptys) == meters:
                 break
-        config = GATEWAY_HEAD.format(db=tmpdir / "smgwd.db") + "".join(
+        config = GATEWAY_HEAD.format(db=tmpdir / "smgwd.db", socket=tmpdir / "control.sock") + "".join(
             f'[[meters]]\nid = "{m}"\nlink = "serial://{path}"\nmode = "push"\ninterval = 1.0\n'
             for m, path in ptys.items()) + emps
         (tmpdir / "smgwd.toml").write_text(config)
