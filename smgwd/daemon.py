@@ -2,6 +2,9 @@
 
 How this works: argument parsing, configuration loading (a bad file stops the
 start with one line and exit status 78, EX_CONFIG), logging set-up, then the
+store is opened (a store it must refuse: a directory, unreadable, not SQLite,
+corrupt, foreign, of a newer schema or locked by another process, is one
+logged line and exit status 78 too, the file left as it was), then the
 :class:`~smgwd.gateway.core.Gateway` on an asyncio loop with signal handlers:
 SIGHUP reloads the configuration (a bad new one is logged and the running
 one kept), SIGTERM and SIGINT stop it gracefully within 5 seconds.
@@ -46,6 +49,8 @@ async def serve(config: GatewayConfig, config_path: str, log_limiter: RateLimitF
     """Run the daemon until SIGTERM/SIGINT; SIGHUP reloads ``config_path``."""
     from smgwd.gateway.config import ConfigError, load_config
     from smgwd.gateway.core import Gateway
+    from smgwd.gateway.logsetup import fields
+    from smgwd.gateway.store import StoreError
     from smgwd.wan.deliveries import Deliveries
 
     gateway = Gateway(config, log_limiter=log_limiter, listeners=[Deliveries()])
@@ -64,7 +69,11 @@ async def serve(config: GatewayConfig, config_path: str, log_limiter: RateLimitF
     loop.add_signal_handler(signal.SIGHUP, reload)
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await gateway.start()
+    try:
+        await gateway.start()
+    except StoreError as error:  # nothing runs yet: the store opens first
+        log.error("store refused, not starting: %s", error, extra=fields(event="store_refused"))
+        return EX_CONFIG
     try:
         await gateway.run(stop)
     finally:
@@ -76,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run smgwd; returns the exit status."""
     args = build_parser().parse_args(argv)
     if args.command == "demo":
-        from smgwd.gateway.demo import run_demo
+        from smgwd.demo import run_demo
 
         return run_demo(args.dir, args.duration)
     from smgwd.gateway.config import ConfigError, load_config

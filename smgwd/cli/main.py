@@ -92,6 +92,7 @@ STORE_COMMANDS = {
     "log": ("smgwd.cli.logs", "run"),
     "export": ("smgwd.cli.export", "run"),
     "deliveries": ("smgwd.cli.deliveries", "run"),
+    "store": ("smgwd.cli.store_check", "run"),  # store check (its only action)
 }
 
 
@@ -139,6 +140,20 @@ def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) ->
     deliveries.add_argument("--state", choices=("queued", "sent", "acked", "failed"), help="only this state")
     deliveries.add_argument("--format", choices=("table", "json"), default="table",
                             help="output: a table (default) or JSON Lines")
+    store = commands.add_parser("store", help="check the store's database file",
+                                description="Work with the store's database file itself.")
+    store_actions = store.add_subparsers(dest="action", metavar="ACTION", required=True)
+    store_check = store_actions.add_parser(
+        "check", parents=[where], help="would smgwd open this store? (read-only)",
+        description="Check the database file as smgwd does before it writes: the path, the SQLite header, "
+                    "PRAGMA quick_check, the smgwd marks, the schema version and (with write access) that no "
+                    "other process holds its lock. Writes, moves and deletes nothing. Exit status: 0 good (or "
+                    "not created yet), 78 refused (the reason as one line on stderr, as smgwd says it), "
+                    "1 usage error.",
+    )
+    store_check.add_argument("--full", action="store_true",
+                             help="PRAGMA integrity_check instead of quick_check (also compares every index with "
+                                  "its table; slower)")
     export = commands.add_parser(
         "export", parents=[where], help="stored readings as COSEM/XML, or as the CMS message for an EMP",
         description="Write stored readings as COSEM/XML to stdout (or, with --cms --emp NAME, that XML as the "

@@ -21,7 +21,8 @@ outbox message for that EMP (committed with those messages, see
 """
 
 from smgwd.gateway.store.reader import LogEntry, MeterInfo, OutboxEntry, StoreReader
-from smgwd.gateway.store.schema import LOG_KINDS, MIGRATIONS, SchemaError, StoreError
+from smgwd.gateway.store.errors import SchemaError, StoreError
+from smgwd.gateway.store.schema import LOG_KINDS, MIGRATIONS
 from smgwd.gateway.store.writer import Store, StoreStats
 
 __all__ = [

@@ -8,6 +8,14 @@ processes opening one file cannot both apply a step), and refuses a database
 newer than this code, or a file that holds tables but is not an smgwd store.
 Never edit a released step: append a new one.
 
+An smgwd store is marked twice: ``PRAGMA application_id`` is "SMGW" and a
+``schema_version`` table exists; a file with tables but not both marks is
+foreign and refused. Opening for writing (:func:`connect_writer`) first
+checks the file read-only (:func:`inspect`: path, header, quick_check,
+marks, version; see :mod:`~smgwd.gateway.store.health`) and writes nothing
+(no WAL switch, no migration) to a file that fails; a lock held by another
+process is waited for ``OPEN_BUSY_TIMEOUT_MS``, then refused.
+
 Tables are STRICT, so a value keeps the storage class it was written with:
 columns typed ``ANY`` hold INTEGER, TEXT (an integer beyond int64, in decimal)
 or BLOB exactly as given. Times are integer microseconds since 1970 UTC.
@@ -15,16 +23,24 @@ or BLOB exactly as given. Times are integer microseconds since 1970 UTC.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from smgwd.gateway.store.errors import SchemaError, StoreError
+from smgwd.gateway.store.health import (
+    OPEN_BUSY_TIMEOUT_MS, START_CHECK_BUDGET, check_file, check_integrity, explain, read_only_uri,
+)
 from smgwd.gateway.store.rows import now_us
 
 __all__ = [
-    "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "SchemaError", "StoreError",
-    "check_version", "connect_reader", "connect_writer", "migrate", "schema_version",
+    "APPLICATION_ID", "LOG_KINDS", "MIGRATIONS", "SchemaError", "StoreCheck", "StoreError",
+    "check_version", "connect_reader", "connect_writer", "inspect", "migrate", "schema_version",
 ]
+
+log = logging.getLogger(__name__)
 
 #: ``PRAGMA application_id`` of an smgwd store ("SMGW").
 APPLICATION_ID = 0x534D4757
@@ -32,14 +48,6 @@ APPLICATION_ID = 0x534D4757
 LOG_KINDS = ("system", "calibration", "consumer")
 BUSY_TIMEOUT_MS = 5000
 WAL_LIMIT_BYTES = 64 * 1024 * 1024  # truncate the WAL file back to this after a checkpoint
-
-
-class StoreError(Exception):
-    """The store cannot be opened or used; the message is one readable line."""
-
-
-class SchemaError(StoreError):
-    """The database's schema is one this code cannot use (newer, or not an smgwd store)."""
 
 
 def _log_table(kind: str) -> tuple[str, ...]:
@@ -135,14 +143,23 @@ def _has_table(conn: sqlite3.Connection, name: str) -> bool:
 
 def schema_version(conn: sqlite3.Connection) -> int:
     """The version of the database (0: empty); SchemaError if it is not an smgwd store."""
+    (application_id,) = conn.execute("PRAGMA application_id").fetchone()
     if _has_table(conn, "schema_version"):
+        if application_id != APPLICATION_ID:
+            raise SchemaError(f"not an smgwd database (it has a schema_version table but application_id "
+                              f"{application_id:#010x}, not smgwd's {APPLICATION_ID:#010x}); {_FOREIGN}")
         (version,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
         return int(version)
-    (application_id,) = conn.execute("PRAGMA application_id").fetchone()
-    (tables,) = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-    if tables or application_id not in (0, APPLICATION_ID):
-        raise SchemaError("not an smgwd database (it has other tables and no schema_version)")
+    (user_version,) = conn.execute("PRAGMA user_version").fetchone()
+    names = [name for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' LIMIT 4")]
+    if names or application_id not in (0, APPLICATION_ID) or user_version:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "") if names else "none"
+        raise SchemaError(f"not an smgwd database (it has other tables and no schema_version: tables {shown}, "
+                          f"application_id {application_id:#010x}, user_version {user_version}); {_FOREIGN}")
     return 0
+
+
+_FOREIGN = "it may belong to another program: smgwd leaves it untouched; set [store] path to another file"
 
 
 def check_version(version: int, *, minimum: int = 0) -> None:
@@ -150,7 +167,7 @@ def check_version(version: int, *, minimum: int = 0) -> None:
     if version > len(MIGRATIONS):
         raise SchemaError(
             f"database schema version {version} is newer than this smgwd knows "
-            f"({len(MIGRATIONS)}); upgrade smgwd"
+            f"({len(MIGRATIONS)}); upgrade smgwd, or restore a store of version {len(MIGRATIONS)} or older"
         )
     if version < minimum:
         raise SchemaError(f"database schema version {version} is older than {minimum}; start smgwd once to migrate it")
@@ -180,31 +197,87 @@ def migrate(conn: sqlite3.Connection, target: int | None = None) -> int:
 
 
 def _wrap(path: Path, error: sqlite3.Error) -> StoreError:
-    return StoreError(f"{path}: {error}")
+    return explain(path, error)
 
 
-def connect_writer(path: str | Path) -> sqlite3.Connection:
-    """The writer's connection: WAL, synchronous=FULL, foreign keys; schema migrated.
+@dataclass(frozen=True)
+class StoreCheck:
+    """What :func:`inspect` found in a store that passed."""
 
-    The connection may be handed to one other thread (the writer) once opened.
+    path: Path
+    exists: bool  # False: no file yet (the writer creates one)
+    version: int  # schema version (0: empty or missing)
+    checked: bool  # False: the integrity check ran out of its time budget
+    size: int  # bytes of the database file (without WAL)
+
+
+def inspect(path: str | Path, *, full: bool = False, budget: float | None = None,
+            writable: bool = True) -> StoreCheck:
+    """Check ``path`` read-only as smgwd would before writing; StoreError (one line) if it must be refused.
+
+    The checks: the path (directory, FIFO, permissions, SQLite header), ``quick_check``
+    (``integrity_check`` with ``full``; at most ``budget`` seconds), the smgwd marks and a
+    schema version this code can run. A version older than this code's is fine (smgwd migrates it).
     """
     path = Path(path)
+    header = check_file(path, writable=writable)
+    if header is None:
+        return StoreCheck(path, exists=False, version=0, checked=True, size=0)
+    try:
+        conn = sqlite3.connect(read_only_uri(path, header), uri=True, isolation_level=None)
+    except sqlite3.Error as error:
+        raise explain(path, error) from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {OPEN_BUSY_TIMEOUT_MS}")
+        checked = check_integrity(conn, path, full=full, budget=budget)
+        version = schema_version(conn)
+        check_version(version)
+    except sqlite3.Error as error:
+        raise explain(path, error) from None
+    except StoreError as error:
+        if str(error).startswith(f"{path}: "):
+            raise
+        raise type(error)(f"{path}: {error}") from None
+    finally:
+        conn.close()
+    return StoreCheck(path, exists=True, version=version, checked=checked, size=path.stat().st_size)
+
+
+def connect_writer(path: str | Path, *, check_budget: float | None = START_CHECK_BUDGET) -> sqlite3.Connection:
+    """The writer's connection: WAL, synchronous=FULL, foreign keys; schema migrated.
+
+    Before anything is written, :func:`inspect` checks the file (``quick_check`` for at most
+    ``check_budget`` seconds; None: no limit); a file that fails is refused untouched. A lock
+    held by another process is waited for ``OPEN_BUSY_TIMEOUT_MS``, then refused. The
+    connection may be handed to one other thread (the writer) once opened.
+    """
+    path = Path(path)
+    found = inspect(path, budget=check_budget)
+    if not found.checked:
+        log.warning("%s: quick_check did not finish within %g s (%d MB); starting anyway, "
+                    "run `smgwctl store check` to check it whole", path, check_budget, found.size // 1_000_000)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as error:
         raise _wrap(path, error) from None
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {OPEN_BUSY_TIMEOUT_MS}")
         (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
         if mode != "wal":
-            raise StoreError(f"{path}: cannot switch to WAL mode (got {mode})")
+            raise StoreError(f"{path}: cannot switch to WAL mode (got {mode}); put the store on a local file system")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         migrate(conn)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     except sqlite3.Error as error:
         conn.close()
         raise _wrap(path, error) from None
+    except StoreError as error:
+        conn.close()
+        if str(error).startswith(f"{path}: "):
+            raise
+        raise type(error)(f"{path}: {error}") from None
     except BaseException:
         conn.close()
         raise

@@ -134,7 +134,11 @@ class Store:
         """Open (create, migrate) the database and start the writer; StoreError if it cannot."""
         if self._thread is not None or self._stopping:
             raise RuntimeError("a Store starts once")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"{self.path}: its directory cannot be made ({error.strerror}); "
+                             f"check [store] path and the daemon user's rights on its parent") from None
         conn = connect_writer(self.path)
         self._thread = threading.Thread(target=self._run, args=(conn,), name="smgwd-store", daemon=True)
         self._thread.start()
