@@ -14,6 +14,7 @@ i8 = st.integers(-128, 127)
 u32 = st.integers(0, 0xFFFF_FFFF)
 u64 = st.integers(0, 2**64 - 1)
 i16 = st.integers(-(2**15), 2**15 - 1)
+minutes = st.integers(-24 * 60, 24 * 60)  # local/season offsets: Integer16, value range one day
 i64 = st.integers(-(2**63), 2**63 - 1)
 
 
@@ -22,7 +23,7 @@ def sml_time(draw: st.DrawFn) -> t.SmlTime:
     kind = draw(st.sampled_from(list(t.TimeKind)))
     value = draw(u32)
     if kind is t.TimeKind.LOCAL_TIMESTAMP:
-        return t.SmlTime(kind, value, draw(i16), draw(i16))
+        return t.SmlTime(kind, value, draw(minutes), draw(minutes))
     return t.SmlTime(kind, value)
 
 

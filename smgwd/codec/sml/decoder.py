@@ -23,11 +23,27 @@ from typing import Any, Callable
 
 from smgwd.codec.crc import CrcPolicy, match_sml_crc
 from smgwd.codec.sml import types as t
-from smgwd.codec.sml.errors import SmlCrcError, SmlQuirkError, SmlSyntaxError
+from smgwd.codec.sml.errors import SmlCrcError, SmlQuirkError, SmlRangeError, SmlSyntaxError
 
 __all__ = ["SmlDialect", "decode_message", "decode_messages", "STRICT", "TOLERANT"]
 
 _MAX_TREE_DEPTH = 16
+# A TL field of at most 4 bytes carries a 16-bit length (65535), more than any frame the
+# transport layer accepts (16 KiB); a longer TL is an error after reading at most 4 bytes,
+# which also keeps the decode linear on hostile input (no length integer grows unbounded).
+_MAX_TL_BYTES = 4
+
+# Value ranges of typed integer fields (SML v1.04 / BSI TR-03109-1 Anlage IIIa). The rule is
+# by VALUE, not by byte width: some meters send e.g. a unit as Unsigned16 ``63 00 1e``; that
+# is accepted as long as the value fits the declared type. Offsets are minutes; the spec
+# type is Integer16, the value rule is |offset| <= one day (24*60).
+_U8 = (0, 0xFF)
+_I8 = (-0x80, 0x7F)
+_U16 = (0, 0xFFFF)
+_U32 = (0, 0xFFFF_FFFF)
+_U64 = (0, 0xFFFF_FFFF_FFFF_FFFF)
+_OFFSET = (-24 * 60, 24 * 60)
+_UNIT, _SCALER, _STATUS, _TIME = _U8, _I8, _U64, _U32
 _INT_TYPES = {tl: ("i" if tl < 0x60 else "u") + str(8 * ((tl & 0x0F) - 1)) for tl in (*range(0x52, 0x5A), *range(0x62, 0x6A))}
 _TYPE_NAMES = {0x00: "octet string", 0x40: "boolean", 0x50: "integer", 0x60: "unsigned", 0x70: "list"}
 
@@ -78,6 +94,8 @@ def _tl(d: bytes, p: int, relaxed: bool = False) -> tuple[int, int, int]:
     n = b & 0x0F
     p += 1
     while b & 0x80:
+        if p - start >= _MAX_TL_BYTES:
+            raise SmlSyntaxError(f"TL field longer than {_MAX_TL_BYTES} bytes", start)
         try:
             b = d[p]
         except IndexError:
@@ -132,8 +150,11 @@ def _opt_octets(d: bytes, p: int, name: str) -> tuple[bytes | None, int]:
     return _octets(d, p, name)
 
 
-def _int(d: bytes, p: int, name: str) -> tuple[int, int]:
-    """An integer of 1..8 bytes, signed (sign-extended) or unsigned per its TL."""
+def _int(d: bytes, p: int, name: str, limits: tuple[int, int] | None = None) -> tuple[int, int]:
+    """An integer of 1..8 bytes, signed (sign-extended) or unsigned per its TL.
+
+    ``limits`` (lo, hi): the value range of the field's SML type; outside it -> SmlRangeError.
+    """
     try:
         b = d[p]
     except IndexError:
@@ -150,13 +171,16 @@ def _int(d: bytes, p: int, name: str) -> tuple[int, int]:
         typ, n, q = _tl(d, p)  # a multi-byte TL integer is legal, if unusual
         if typ not in (0x50, 0x60) or not 1 <= n <= 8:
             raise SmlSyntaxError(f"{name}: expected an integer, got {_TYPE_NAMES.get(typ, 'type 0x%02x' % typ)}", p)
-    return int.from_bytes(d[q : q + n], "big", signed=typ == 0x50), q + n
+    value = int.from_bytes(d[q : q + n], "big", signed=typ == 0x50)
+    if limits is not None and not limits[0] <= value <= limits[1]:
+        raise SmlRangeError(f"{name}: {value} outside {limits[0]}..{limits[1]}", p)
+    return value, q + n
 
 
-def _opt_int(d: bytes, p: int, name: str) -> tuple[int | None, int]:
+def _opt_int(d: bytes, p: int, name: str, limits: tuple[int, int] | None = None) -> tuple[int | None, int]:
     if p < len(d) and d[p] == 0x01:
         return None, p + 1
-    return _int(d, p, name)
+    return _int(d, p, name, limits)
 
 
 def _opt_bool(d: bytes, p: int, name: str) -> tuple[bool | None, int]:
@@ -200,19 +224,19 @@ class _Reader:
         if b & 0xF0 == 0x60 or b & 0xF0 == 0x50:
             if not self.dialect.bare_time:
                 raise SmlQuirkError(f"{name}: SML_Time sent as a bare integer (dialect option bare_time is off)", p)
-            value, p = _int(d, p, name)
+            value, p = _int(d, p, name, _TIME)
             self.quirks.add("bare_time")
             return t.SmlTime(t.TimeKind.SEC_INDEX, value, bare=True), p
         p = _list(d, p, 2, name)
         tag, q = _int(d, p, name + ".choice")
         if tag == 1 or tag == 2:
-            value, q = _int(d, q, name)
+            value, q = _int(d, q, name, _TIME)
             return t.SmlTime(t.TimeKind(tag), value), q
         if tag == 3:
             q = _list(d, q, 3, name + ".localTimestamp")
-            ts, q = _int(d, q, name + ".timestamp")
-            off, q = _int(d, q, name + ".localOffset")
-            season, q = _int(d, q, name + ".seasonTimeOffset")
+            ts, q = _int(d, q, name + ".timestamp", _TIME)
+            off, q = _int(d, q, name + ".localOffset", _OFFSET)
+            season, q = _int(d, q, name + ".seasonTimeOffset", _OFFSET)
             return t.SmlTime(t.TimeKind.LOCAL_TIMESTAMP, ts, off, season), q
         raise SmlSyntaxError(f"{name}: unknown SML_Time choice {tag}", p)
 
@@ -273,7 +297,7 @@ class _Reader:
             status = None
             p += 1
         else:
-            status, p = _int(d, p, "ListEntry.status")
+            status, p = _int(d, p, "ListEntry.status", _STATUS)
         if d[p] == 0x01:
             val_time = None
             p += 1
@@ -287,7 +311,7 @@ class _Reader:
             unit = None
             p += 1
         else:
-            unit, p = _int(d, p, "ListEntry.unit")
+            unit, p = _int(d, p, "ListEntry.unit", _UNIT)
         b = d[p]
         if b == 0x52:
             scaler: int | None = d[p + 1] - 256 if d[p + 1] > 127 else d[p + 1]
@@ -296,7 +320,7 @@ class _Reader:
             scaler = None
             p += 1
         else:
-            scaler, p = _int(d, p, "ListEntry.scaler")
+            scaler, p = _int(d, p, "ListEntry.scaler", _SCALER)
         value, vtype, p = self.value(d, p, "ListEntry.value")
         if d[p] == 0x01:
             sig = None
@@ -308,8 +332,8 @@ class _Reader:
     def period_entry(self, d: bytes, p: int) -> tuple[t.PeriodEntry, int]:
         p = _list(d, p, 5, "PeriodEntry")
         obj_name, p = _octets(d, p, "PeriodEntry.objName")
-        unit, p = _int(d, p, "PeriodEntry.unit")
-        scaler, p = _int(d, p, "PeriodEntry.scaler")
+        unit, p = _int(d, p, "PeriodEntry.unit", _UNIT)
+        scaler, p = _int(d, p, "PeriodEntry.scaler", _SCALER)
         value, vtype, p = self.value(d, p, "PeriodEntry.value")
         sig, p = _opt_octets(d, p, "PeriodEntry.valueSignature")
         return t.PeriodEntry(obj_name, unit, scaler, value, sig, vtype), p
@@ -318,7 +342,7 @@ class _Reader:
         p = _list(d, p, 23, "TupelEntry")
         server_id, p = _octets(d, p, "TupelEntry.serverId")
         sec_index, p = self.time(d, p, "TupelEntry.secIndex")
-        status, p = _int(d, p, "TupelEntry.status")
+        status, p = _int(d, p, "TupelEntry.status", _STATUS)
         # (unit, scaler, value) for pA, R1, R4, a signature, then for mA, R2, R3, a signature
         regs: list[int] = []
         for _ in range(9):
@@ -405,7 +429,7 @@ class _Reader:
         server_id, p = _opt_octets(d, p, "OpenRequest.serverId")
         username, p = _opt_octets(d, p, "OpenRequest.username")
         password, p = _opt_octets(d, p, "OpenRequest.password")
-        version, p = _opt_int(d, p, "OpenRequest.smlVersion")
+        version, p = _opt_int(d, p, "OpenRequest.smlVersion", _U8)
         return t.OpenRequest(client_id, req_file_id, codepage, server_id, username, password, version), p
 
     def open_response(self, d: bytes, p: int) -> tuple[t.OpenResponse, int]:
@@ -415,7 +439,7 @@ class _Reader:
         req_file_id, p = _octets(d, p, "OpenResponse.reqFileId")
         server_id, p = _octets(d, p, "OpenResponse.serverId")
         ref_time, p = self.opt_time(d, p, "OpenResponse.refTime")
-        version, p = _opt_int(d, p, "OpenResponse.smlVersion")
+        version, p = _opt_int(d, p, "OpenResponse.smlVersion", _U8)
         return t.OpenResponse(req_file_id, server_id, codepage, client_id, ref_time, version), p
 
     def close_request(self, d: bytes, p: int) -> tuple[t.CloseRequest, int]:
@@ -502,10 +526,10 @@ class _Reader:
         p = _list(d, p, 9, name)
         server_id, p = _octets(d, p, name + ".serverId")
         act_time, p = self.time(d, p, name + ".actTime")
-        reg_period, p = _int(d, p, name + ".regPeriod")
+        reg_period, p = _int(d, p, name + ".regPeriod", _U32)
         path, p = self.tree_path(d, p, name + ".parameterTreePath")
         val_time, p = self.time(d, p, name + ".valTime")
-        status, p = _int(d, p, name + ".status")
+        status, p = _int(d, p, name + ".status", _STATUS)
         count, p = self.seq(d, p, name + ".period_List")
         periods = []
         for _ in range(count):
@@ -520,22 +544,22 @@ class _Reader:
         p = _list(d, p, 8, name)
         server_id, p = _octets(d, p, name + ".serverId")
         act_time, p = self.time(d, p, name + ".actTime")
-        reg_period, p = _int(d, p, name + ".regPeriod")
+        reg_period, p = _int(d, p, name + ".regPeriod", _U32)
         path, p = self.tree_path(d, p, name + ".parameterTreePath")
         count, p = self.seq(d, p, name + ".header_List")
         headers = []
         for _ in range(count):
             p = _list(d, p, 3, "ProfObjHeaderEntry")
             obj_name, p = _octets(d, p, "ProfObjHeaderEntry.objName")
-            unit, p = _int(d, p, "ProfObjHeaderEntry.unit")
-            scaler, p = _int(d, p, "ProfObjHeaderEntry.scaler")
+            unit, p = _int(d, p, "ProfObjHeaderEntry.unit", _UNIT)
+            scaler, p = _int(d, p, "ProfObjHeaderEntry.scaler", _SCALER)
             headers.append(t.ProfObjHeaderEntry(obj_name, unit, scaler))
         count, p = self.seq(d, p, name + ".period_List")
         periods = []
         for _ in range(count):
             p = _list(d, p, 4, "ProfObjPeriodEntry")
             val_time, p = self.time(d, p, "ProfObjPeriodEntry.valTime")
-            status, p = _int(d, p, "ProfObjPeriodEntry.status")
+            status, p = _int(d, p, "ProfObjPeriodEntry.status", _STATUS)
             n_values, p = self.seq(d, p, "ProfObjPeriodEntry.value_List")
             values = []
             for _ in range(n_values):
@@ -597,8 +621,8 @@ def _decode_message(data: bytes, pos: int, dialect: SmlDialect) -> tuple[t.SmlMe
     start = pos
     p = _list(data, pos, 6, "SML_Message")
     transaction_id, p = _octets(data, p, "SML_Message.transactionId")
-    group_no, p = _int(data, p, "SML_Message.groupNo")
-    abort_on_error, p = _int(data, p, "SML_Message.abortOnError")
+    group_no, p = _int(data, p, "SML_Message.groupNo", _U8)
+    abort_on_error, p = _int(data, p, "SML_Message.abortOnError", _U8)
     tag_pos = _list(data, p, 2, "SML_MessageBody")
     tag, q = _int(data, tag_pos, "SML_MessageBody.tag")
     body_reader = _BODY_READERS.get(tag)
@@ -610,7 +634,7 @@ def _decode_message(data: bytes, pos: int, dialect: SmlDialect) -> tuple[t.SmlMe
         if not dialect.short_crc:
             raise SmlQuirkError("message CRC sent as one byte (dialect option short_crc is off)", p)
         reader.quirks.add("short_crc")
-    wire, p = _int(data, p, "SML_Message.crc16")
+    wire, p = _int(data, p, "SML_Message.crc16", _U16)
     if p >= len(data) or data[p] != 0x00:
         raise SmlSyntaxError("SML_Message: missing endOfSmlMsg (00)", p)
     kind = match_sml_crc(dialect.crc, data[start:crc_pos], wire)

@@ -13,6 +13,10 @@ class SmlSyntaxError(SmlError):
     """A TL field, list or message body that does not follow SML v1.04."""
 
 
+class SmlRangeError(SmlSyntaxError):
+    """An integer field whose value lies outside the range of its SML type (unit, scaler, time, ...)."""
+
+
 class SmlCrcError(SmlError):
     """A message or frame CRC that matches none of the allowed variants."""
 

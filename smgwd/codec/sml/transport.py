@@ -38,6 +38,7 @@ __all__ = [
 
 ESCAPE = b"\x1b\x1b\x1b\x1b"
 START = ESCAPE + b"\x01\x01\x01\x01"
+_PADDING_4 = frozenset({"padding_4"})
 DEFAULT_MAX_FRAME = 16 * 1024  # real push frames are 200..600 bytes; profile responses a few KiB
 
 
@@ -60,6 +61,8 @@ class Frame:
     crc_kind: CrcKind
     offset: int
     size: int
+    #: tolerated deviations from transport v1, e.g. ``padding_4`` (see SmlTransportDecoder)
+    quirks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +91,16 @@ class SmlTransportDecoder:
     Args:
         crc: frame CRC policy: ``x25``, ``kermit``, ``auto`` (X-25, then KERMIT) or ``off``.
         max_frame: the largest frame accepted, in wire bytes.
+        tolerate_padding_4: accept padding count 4 in the end sequence (spec 0..3), named
+            ``padding_4`` in ``Frame.quirks``; counts above 4 are always rejected.
     """
 
-    def __init__(self, crc: CrcPolicy = CrcPolicy.AUTO, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(
+        self, crc: CrcPolicy = CrcPolicy.AUTO, max_frame: int = DEFAULT_MAX_FRAME, tolerate_padding_4: bool = True
+    ) -> None:
         self.crc = crc
         self.max_frame = max_frame
+        self.tolerate_padding_4 = tolerate_padding_4
         self._buf = bytearray()
         self._base = 0  # stream offset of _buf[0]
         self._in_frame = False  # True: _buf starts with a start sequence
@@ -197,7 +205,12 @@ class SmlTransportDecoder:
         if size > self.max_frame:
             return self._reject(size, SmlTransportError(f"frame larger than {self.max_frame} bytes", self._base))
         pad = buf[i + 5]
-        if pad > 3:
+        quirks: frozenset[str] = frozenset()
+        if pad == 4 and self.tolerate_padding_4:
+            # Tolerated deviation "padding_4": some meters pad an already aligned payload with
+            # four zero bytes and send count 4 (spec 0..3); harmless, the bytes are still checked.
+            quirks = _PADDING_4
+        elif pad > 3:
             return self._reject(size, SmlTransportError(f"padding count {pad} > 3", self._base + i + 5))
         if any(buf[i - pad : i]) or i - pad < len(START):
             return self._reject(size, SmlTransportError("padding bytes are not zero", self._base + i - pad))
@@ -212,7 +225,7 @@ class SmlTransportDecoder:
             )
             return self._reject(size, error)
         payload = self._unescape(bytes(buf[len(START) : i - pad]))
-        frame = Frame(payload, kind, self._base, size)
+        frame = Frame(payload, kind, self._base, size, quirks)
         del buf[:size]
         self._base += size
         self._in_frame = False
