@@ -120,3 +120,36 @@ def test_output_to_a_closed_pipe_is_quiet() -> None:
         proc.stdout.close()
         assert proc.wait(timeout=60) == 0
         assert b"Traceback" not in proc.stderr.read()
+
+
+# --- issue 9: hostile frames with valid CRCs, empty input --------------------------------
+
+HOSTILE_CASES = ["year_10000", "unit_25118", "scaler_2_62", "status_minus_255", "timestamp_2_64", "offset_30000"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "table", "xml"])
+@pytest.mark.parametrize("case", HOSTILE_CASES)
+def test_out_of_range_field_is_reported_not_a_traceback(case: str, fmt: str) -> None:
+    from tests.sml.hostile import FIELD_IN_ERROR, HOSTILE, list_frame
+
+    field, part = HOSTILE[case]
+    capture = (list_frame(**{field: part}) + list_frame()).hex().encode()
+    result = smgwctl("decode", "sml", "--format", fmt, stdin=capture)
+    err = result.stderr.decode()
+    assert result.returncode == 2, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("frame 0 at byte 0") and FIELD_IN_ERROR[case] in err
+    assert result.stdout.strip()  # the good frame after it is still printed
+
+
+@pytest.mark.parametrize("capture", [b"", b"\n  \n"])
+def test_empty_input_says_so_and_exits_2(capture: bytes) -> None:
+    result = smgwctl("decode", "sml", stdin=capture)
+    assert result.returncode == 2
+    assert result.stdout == b""
+    assert result.stderr.decode().splitlines() == ["smgwctl: no SML frame or message found in the input"]
+
+
+def test_help_names_the_empty_input_exit_status() -> None:
+    result = smgwctl("decode", "sml", "--help")
+    assert b"empty input" in b" ".join(result.stdout.split())

@@ -87,9 +87,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             extra["tolerated"] = tolerated  # deviations from SML v1.04 the profile accepted in this frame
         records.extend(reading_record(r, "sml", **extra) for r in result.readings)
         readings.extend(result.readings)
-    if not results:
-        print("no SML frame or message found in the input", file=sys.stderr)
-        rejected = True
+    if not any(isinstance(result, FrameFailed) or result.messages for result in results):
+        # empty input, or only fill bytes: nothing was decoded and nothing was rejected
+        print("smgwctl: no SML frame or message found in the input", file=sys.stderr)
+        return EXIT_REJECTED
     if args.format == "xml":
         from smgwd.cosem import xml_josef
         from smgwd.meters.cosem_map import logical_devices
