@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Decode SML v1.04 transport frames or bare SML messages. Input is hex text "
             "(whitespace ignored) unless --binary is given. Prints JSON Lines, one object "
             "per reading; errors go to stderr, one line each. Exit status: 0 all input "
-            "decoded, 2 some input rejected (good frames still printed), 1 usage error."
+            "decoded, 2 some input rejected (good frames still printed) or no SML frame or "
+            "message found (empty input), 1 usage error."
         ),
     )
     sml.add_argument("file", nargs="?", default="-", metavar="FILE", help="capture file, or - for stdin (default)")
