@@ -14,6 +14,11 @@ Secrets never come from this file: a meter's ``password_file`` is read here,
 once, after checking that it is a regular file that group and others cannot
 access. Relative paths are taken relative to the config file's directory.
 
+The file must be a regular file of at most 1 MiB, with values nested at most
+32 deep and dotted keys of at most 16 parts: :mod:`~smgwd.gateway.config_limits`
+checks that before ``tomllib`` parses (a FIFO, ``/dev/zero`` or a 100,000-deep
+array is one line, not a hang, a MemoryError or a RecursionError).
+
 Every problem is one :class:`ConfigError` whose text is one line,
 ``<file>: <key path>: <what is wrong> (expected ...)``, with key paths such as
 ``store.batch_size`` or ``meters[1].crc`` (array indexes count from 0).
@@ -37,6 +42,7 @@ from typing import Any, Callable, Literal, Mapping
 
 from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
+from smgwd.gateway.config_limits import MAX_BYTES, LimitError, check_shape, read_limited
 from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
 from smgwd.meters.sml.profiles import PROFILES, SmlProfile
@@ -204,9 +210,11 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     """Read and check the TOML file at ``path``; raises :class:`ConfigError`."""
     source = os.fspath(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_limited(path)
     except OSError as error:
         raise ConfigError(source, "", f"cannot read the file: {error.strerror or error}") from None
+    except LimitError as error:
+        raise ConfigError(source, error.where, error.problem) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -220,8 +228,15 @@ def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None =
 
     ``base_dir`` defaults to the current directory. Raises :class:`ConfigError`.
     """
+    if len(text) > MAX_BYTES:
+        raise ConfigError(source, "", f"is more than {MAX_BYTES} characters (expected a configuration file)")
     try:
+        check_shape(text)
         document = tomllib.loads(text)
+    except LimitError as error:
+        raise ConfigError(source, error.where, error.problem) from None
+    except RecursionError:  # check_shape bounds nesting; this is the parser's own guard, kept as one line
+        raise ConfigError(source, "", "values nested too deeply (expected a flatter file)") from None
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         at = re.search(r"\s*\(at (line \d+, column \d+|end of document)\)$", message)

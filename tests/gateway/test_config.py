@@ -432,7 +432,7 @@ def test_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(missing)
     assert str(caught.value) == f"{missing}: cannot read the file: No such file or directory"
-    with pytest.raises(ConfigError, match="cannot read the file: Is a directory"):
+    with pytest.raises(ConfigError, match="is a directory, not a regular file"):
         load_config(tmp_path)
     latin1 = tmp_path / "latin1.toml"
     latin1.write_bytes(b"[gateway]\n# Z\xe4hler\nid = 'x'\n")
