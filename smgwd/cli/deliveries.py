@@ -5,6 +5,11 @@ state: ``queued`` (waiting, maybe after failed attempts: see ``next`` and
 ``reason``), ``sent`` (posted, no acknowledgement yet), ``acked`` (the EMP
 acknowledged the id: done) or ``failed`` (the EMP refused it, with its
 reason). ``--format json`` gives JSON Lines with the payload size.
+
+Without ``--state``, readings the builder set aside because they cannot be
+rendered (see :mod:`smgwd.wan.delivery`) follow: a table section
+"set aside: N reading(s)" with EMP, meter, OBIS, gateway time and reason, or
+in JSON one object per reading with ``"state": "set_aside"``.
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ import sys
 from typing import Any
 
 from smgwd.cli.store_common import EXIT_OK, iso, run_on_store, write_table
-from smgwd.gateway.store import OutboxEntry, StoreReader
+from smgwd.gateway.store import LogEntry, OutboxEntry, StoreReader
+from smgwd.wan.delivery import SET_ASIDE_EVENT
 
-__all__ = ["outbox_record", "run"]
+__all__ = ["outbox_record", "run", "set_aside_record"]
 
 
 def outbox_record(entry: OutboxEntry) -> dict[str, Any]:
@@ -27,17 +33,31 @@ def outbox_record(entry: OutboxEntry) -> dict[str, Any]:
             "acked_at": iso(entry.acked_at), "reason": entry.last_error, "bytes": len(entry.payload)}
 
 
+def set_aside_record(entry: LogEntry) -> dict[str, Any]:
+    """The JSON object of one reading set aside (from its system log entry)."""
+    data = entry.data if isinstance(entry.data, dict) else {}
+    return {"state": "set_aside", "emp": data.get("emp"), "meter": entry.meter_id, "obis": entry.obis,
+            "gateway_time": data.get("gateway_time"), "set_aside_at": iso(entry.at), "reason": data.get("reason")}
+
+
 def show_deliveries(reader: StoreReader, args: argparse.Namespace) -> int:
     entries = reader.outbox(args.state)
+    aside = [] if args.state else [set_aside_record(e) for e in reader.log("system", event=SET_ASIDE_EVENT)]
     if args.format == "json":
         for entry in entries:
             sys.stdout.write(json.dumps(outbox_record(entry), ensure_ascii=False) + "\n")
+        for record in aside:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return EXIT_OK
     rows = [(iso(e.created_at, "seconds"), e.emp, e.message_id, e.state, e.attempts,
              iso(e.acked_at if e.state == "acked" else e.next_attempt_at, "seconds"), e.last_error)
             for e in entries]
     write_table(("created", "emp", "message", "state", "attempts", "acked/next", "reason"), rows, sys.stdout,
                 right=(4,))
+    if aside:
+        sys.stdout.write(f"\nset aside: {len(aside)} reading(s) that cannot be rendered (never delivered)\n")
+        write_table(("emp", "meter", "obis", "gateway time", "reason"),
+                    [(r["emp"], r["meter"], r["obis"], r["gateway_time"], r["reason"]) for r in aside], sys.stdout)
     return EXIT_OK
 
 

@@ -7,7 +7,12 @@ The builder (:meth:`EmpDelivery.build`, every ``interval``) first lets the
 store commit what it holds, then reads the readings of the chosen meters and
 OBIS codes whose gateway time lies in (watermark, now - SETTLE] (SETTLE keeps
 a reading stamped just before ``now`` but not yet handed to the store from
-being skipped), encodes them (:func:`~smgwd.wan.delivery_build.documents`),
+being skipped), encodes them (:func:`~smgwd.wan.delivery_build.renderable`; a reading that
+cannot be rendered is set aside: counted in gateway_state
+``delivery.<emp>.set_aside``, noted in the system log as
+``delivery_set_aside`` with meter, OBIS, gateway time and reason, shown by
+``smgwctl deliveries``, logged once, and passed by the watermark with the
+rest, so it never blocks the readings behind it),
 seals each document with CMS for the EMP's encryption certificate and gives
 each a message id ``<gateway>-<emp>-<uuid4 hex>``. The messages and the new
 watermark (gateway_state ``delivery.<emp>.until``, the last gateway time
@@ -53,14 +58,17 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from smgwd.gateway.config import EmpConfig
 from smgwd.gateway.logsetup import fields
-from smgwd.gateway.store import Store, StoreReader
+from smgwd.gateway.store import Store, StoreReader, SystemNote
 from smgwd.reading import Reading
 from smgwd.wan.chain import load_certs
 from smgwd.wan.cms import seal
-from smgwd.wan.delivery_build import documents
+from smgwd.wan.delivery_build import SetAside, renderable
 from smgwd.wan.tls import TlsAdapter, client_context
 
-__all__ = ["Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "Sealer", "watermark_key"]
+__all__ = [
+    "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "set_aside_key",
+    "watermark_key",
+]
 
 log = logging.getLogger("smgwd.delivery")
 
@@ -68,11 +76,18 @@ SETTLE = timedelta(seconds=2)
 MAX_READINGS = 5000
 REFUSED = frozenset({400, 403, 409, 413, 422})  # the EMP will never take this message
 FLUSH_TIMEOUT = 30.0
+LOG_SET_ASIDE = 10  # log lines per build for readings set aside; the rest in one line
+SET_ASIDE_EVENT = "delivery_set_aside"
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class DeliveryError(Exception):
     """An EMP's delivery cannot start (unreadable certificate or key); one line."""
+
+
+def set_aside_key(emp: str) -> str:
+    """The gateway_state key counting the readings set aside for ``emp`` (they could not be rendered)."""
+    return f"delivery.{emp}.set_aside"
 
 
 def watermark_key(emp: str) -> str:
@@ -156,6 +171,7 @@ class EmpDelivery:
         self._watermark: datetime | None = None
         self._loaded = False
         self._failing = False
+        self.set_aside = 0  # readings ever set aside for this EMP (they cannot be rendered)
         self.truncated = False  # the last build stopped at MAX_READINGS: more readings wait
 
     def close(self) -> None:
@@ -200,22 +216,45 @@ class EmpDelivery:
         if not self._loaded:
             value = self._store_reader().state().get(watermark_key(self.emp.id))
             self._watermark = datetime.fromisoformat(value) if value else None
+            counted = self._store_reader().state().get(set_aside_key(self.emp.id), "0")
+            self.set_aside = int(counted) if counted.isdigit() else 0
             self._loaded = True
         readings = self._readings(self._watermark, self.clock() - SETTLE)
         if not readings:
             return []
-        messages = [(self._prefix + uuid.uuid4().hex, self._sealer.seal(document))
-                    for document in documents(readings, self.emp.shape)]
+        docs, poison = renderable(readings, self.emp.shape)
+        messages = [(self._prefix + uuid.uuid4().hex, self._sealer.seal(document)) for document in docs]
         until = max(r.gateway_time for r in readings if r.gateway_time is not None)
+        total = self.set_aside + len(poison)
         self.store.enqueue(self.emp.id, messages, watermark_key(self.emp.id), until.isoformat(),
-                           created_at=self.clock())
+                           created_at=self.clock(), notes=[self._set_aside_note(*p) for p in poison],
+                           more_state={set_aside_key(self.emp.id): str(total)} if poison else None)
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit the new messages in time")
         self._watermark = until
+        self.set_aside = total
+        self._log_set_aside(poison)
         self._event(logging.INFO, "delivery_enqueued",
                     f"{len(messages)} message(s) with {len(readings)} reading(s) up to {until.isoformat()}",
                     log_it=False)
         return [message_id for message_id, _ in messages]
+
+    def _set_aside_note(self, reading: Reading, reason: str) -> SystemNote:
+        when = None if reading.gateway_time is None else reading.gateway_time.isoformat()
+        return SystemNote(SET_ASIDE_EVENT, f"emp {self.emp.id}: reading of meter {reading.meter_id} "
+                          f"{reading.obis} at {when} set aside, it cannot be rendered: {reason}",
+                          meter_id=reading.meter_id, obis=str(reading.obis),
+                          data={"emp": self.emp.id, "gateway_time": when, "reason": reason})
+
+    def _log_set_aside(self, poison: list[SetAside]) -> None:
+        """One line per reading set aside, at most LOG_SET_ASIDE per build, then one line for the rest."""
+        for reading, reason in poison[:LOG_SET_ASIDE]:
+            log.warning("emp %s: reading of meter %s %s set aside (cannot be rendered): %s", self.emp.id,
+                        reading.meter_id, reading.obis, reason,
+                        extra=fields(emp=self.emp.id, meter=reading.meter_id, event=SET_ASIDE_EVENT))
+        if len(poison) > LOG_SET_ASIDE:
+            log.warning("emp %s: %d more reading(s) set aside in this build (see smgwctl deliveries)",
+                        self.emp.id, len(poison) - LOG_SET_ASIDE, extra=fields(emp=self.emp.id, event=SET_ASIDE_EVENT))
 
     # --- sender -----------------------------------------------------------------------
 

@@ -23,11 +23,11 @@ outbox message for that EMP (committed with those messages, see
 from smgwd.gateway.store.reader import LogEntry, MeterInfo, OutboxEntry, StoreReader
 from smgwd.gateway.store.errors import SchemaError, StoreError
 from smgwd.gateway.store.schema import LOG_KINDS, MIGRATIONS
-from smgwd.gateway.store.writer import Store, StoreStats
+from smgwd.gateway.store.writer import Store, StoreStats, SystemNote
 
 __all__ = [
     "LOG_KINDS", "LogEntry", "MIGRATIONS", "MeterInfo", "OutboxEntry", "SchemaError", "Store",
-    "StoreError", "StoreReader", "StoreStats", "SCHEMA_VERSION",
+    "StoreError", "StoreReader", "StoreStats", "SystemNote", "SCHEMA_VERSION",
 ]
 
 #: The schema version this code writes.

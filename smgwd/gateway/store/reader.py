@@ -160,15 +160,22 @@ class StoreReader:
                  updated) in rows
         ]
 
-    def log(self, kind: str, since: datetime | None = None, limit: int | None = None) -> list[LogEntry]:
-        """Entries of one log at or after ``since``, oldest first; with ``limit`` the newest ``limit`` of them."""
+    def log(self, kind: str, since: datetime | None = None, limit: int | None = None,
+            event: str | None = None) -> list[LogEntry]:
+        """Entries of one log at or after ``since`` (of one ``event``), oldest first; with ``limit`` the newest."""
         if kind not in LOG_KINDS:
             raise ValueError(f"log kind must be one of {', '.join(LOG_KINDS)}, got {kind!r}")
         sql = f"SELECT id, at, event, meter_id, obis, message, data FROM log_{kind}"
+        where: list[str] = []
         params: list[Any] = []
         if since is not None:
-            sql += " WHERE at >= ?"
+            where.append("at >= ?")
             params.append(to_us(since))
+        if event is not None:
+            where.append("event = ?")
+            params.append(event)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"

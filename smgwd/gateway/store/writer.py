@@ -47,13 +47,24 @@ from smgwd.gateway.store.rows import from_us, now_us, to_us
 from smgwd.gateway.store.schema import LOG_KINDS, StoreError, connect_writer
 from smgwd.reading import Reading
 
-__all__ = ["Store", "StoreStats"]
+__all__ = ["Store", "StoreStats", "SystemNote"]
 
 log = logging.getLogger(__name__)
 
 DROP_LOG_EVERY = 60.0  # seconds between two readings_dropped entries
 ERROR_LOG_EVERY = 60.0  # seconds between two system-log entries of one meter's same error kind
 PRUNE_CHUNK = 5000  # rows deleted per transaction by prune()
+
+
+@dataclass(frozen=True)
+class SystemNote:
+    """A system log entry to commit with other writes (see :meth:`Store.enqueue`)."""
+
+    event: str
+    message: str
+    meter_id: str | None = None
+    obis: str | None = None
+    data: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -276,15 +287,24 @@ class Store:
         self._statement(sql.OUTBOX, (message_id, emp, created, bytes(payload), due))
 
     def enqueue(self, emp: str, messages: Iterable[tuple[str, bytes]], state_key: str, state_value: str,
-                *, created_at: datetime | None = None) -> None:
+                *, created_at: datetime | None = None, more_state: Mapping[str, str] | None = None,
+                notes: Iterable[SystemNote] = ()) -> None:
         """Queue messages to ``emp`` and set ``state_key`` in ONE transaction (all or nothing).
 
         The delivery builder moves its watermark this way: the outbox rows and the
         watermark that says their readings are taken are never committed apart.
+        ``more_state`` (further gateway_state entries) and ``notes`` (system log
+        entries, e.g. the readings set aside) commit in the same transaction.
         """
         created = now_us() if created_at is None else to_us(created_at)
-        rows = [(sql.OUTBOX, (message_id, emp, created, bytes(payload), created)) for message_id, payload in messages]
-        self._statement(sql.Group((*rows, (sql.SET_STATE, (state_key, state_value, now_us())))))
+        stamp = now_us()
+        rows: list[sql.Statement] = [(sql.OUTBOX, (message_id, emp, created, bytes(payload), created))
+                                     for message_id, payload in messages]
+        rows.extend((sql.LOG["system"], (stamp, n.event, n.meter_id, n.obis, n.message,
+                                         None if n.data is None else json.dumps(n.data, ensure_ascii=False)))
+                    for n in notes)
+        rows.extend((sql.SET_STATE, (key, value, stamp)) for key, value in (more_state or {}).items())
+        self._statement(sql.Group((*rows, (sql.SET_STATE, (state_key, state_value, stamp)))))
 
     def mark_outbox(
         self, message_id: str, state: str, *, attempts: int, next_attempt_at: datetime | None = None,
