@@ -1,73 +1,169 @@
 """The lab EMP's HTTPS endpoint: mutual TLS in front of :class:`~smgwd.emp.service.EmpService`.
 
 Routes: ``POST /v1/meterdata`` (header ``X-Message-Id``; body: the CMS message,
-DER), ``GET /v1/readings?meter=&obis=&since=``, ``GET /v1/messages/{id}``.
+DER), ``GET /v1/readings?meter=&obis=&since=``, ``GET /v1/messages/{id}``,
+``GET /v1/status`` (refusal counters and open connections).
 
-How this works: a threading HTTP server whose TLS handshake runs in the
-connection's own thread with a time limit, so a slow or foreign client never
-holds up the others; clients without a certificate from the configured CA
-fail the handshake and are counted as ``unknown_client``. Bodies are read
-only up to the configured limit (a larger Content-Length is refused before
-reading), and every answer is JSON.
+How this works: a threading HTTP server. The accept loop admits a connection
+only while its peer address holds fewer than ``max_per_peer`` connections and
+all peers fewer than ``max_connections`` (:mod:`smgwd.emp.admission`); any
+other is closed at once, before TLS, and counted. An admitted connection gets
+its own thread, which does the TLS handshake; clients without a certificate
+from the configured CA fail it and are counted as ``unknown_client``. Every
+request, headers and body together, must arrive within ``request_deadline``
+seconds (the first one's clock starts at accept, so it includes the
+handshake; on a kept-alive connection, after the previous answer): reads go
+through a :class:`~smgwd.emp.deadline.DeadlineReader`, and a request not in
+by then is cut off without an answer and counted as ``deadline_exceeded``
+(an idle kept-alive connection is just closed). Answers get the same budget
+again for writing.
+
+Bodies are framed by exactly one ``Content-Length`` of ASCII digits: missing
+is refused with 411 (``length_required``); a negative, signed, malformed or
+contradictory one with 400 (``bad_length``). ``Transfer-Encoding`` (chunked
+or any other) is refused with 411 too: the gateway always sends a length,
+and a chunked parser would be one more thing to bound. Each of these closes
+the connection, as the end of the body is unknown. A length over
+``max_body`` is refused with 413 (``oversized``) before reading; the body is
+drained first if it is at most four times the limit, so the client reads the
+answer. Only then are exactly that many bytes read. A client that goes away
+mid-request (EOF, reset, TLS errors) is one warning line, counted as
+``disconnected``; it never gets a traceback. Every answer is JSON.
 """
 
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import logging
+import re
 import socket
 import ssl
+import sys
 import threading
+import time
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from smgwd.emp.admission import Admission
+from smgwd.emp.deadline import DeadlineReader
 from smgwd.emp.service import EmpService
 
 __all__ = ["EmpServer"]
 
 log = logging.getLogger("smgw-emp")
 HANDSHAKE_TIMEOUT = 10.0
+REQUEST_DEADLINE = 30.0
+MAX_CONNECTIONS = 64
+MAX_PER_PEER = 8
 DRAIN_FACTOR = 4  # an oversized body up to this many times the limit is read and dropped before answering
+_LENGTH = re.compile(r"[0-9]{1,19}")
+
+
+class _LengthRefused(ValueError):
+    def __init__(self, status: int, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.kind = kind
+
+
+class _ClientGone(ConnectionError):
+    """The client closed the connection before its request was complete."""
+
+
+def body_length(headers: Message) -> int:
+    """The body length a request announces; :class:`_LengthRefused` unless it is exactly one plain number."""
+    if headers.get("Transfer-Encoding") is not None:
+        raise _LengthRefused(411, "length_required", "Transfer-Encoding is not accepted, send a Content-Length")
+    values = headers.get_all("Content-Length") or []
+    if not values:
+        raise _LengthRefused(411, "length_required", "no Content-Length")
+    if len(set(values)) > 1 or not _LENGTH.fullmatch(values[0]):
+        shown = ", ".join(repr(value[:24]) for value in values[:3])
+        raise _LengthRefused(400, "bad_length", f"Content-Length {shown} is not one number of 1..19 digits")
+    return int(values[0])
+
+
+def _client_name(connection: ssl.SSLSocket) -> str:
+    cert = connection.getpeercert()
+    subject = dict(pair[0] for pair in cert.get("subject", ())) if cert else {}  # type: ignore[misc]
+    return str(subject.get("commonName", "?"))
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, _ClientGone) or not str(error):
+        return str(error) or type(error).__name__
+    return f"{type(error).__name__}: {error}"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: EmpServer
+    connection: ssl.SSLSocket
     protocol_version = "HTTP/1.1"
+
+    def __init__(self, request: ssl.SSLSocket, client_address: Any, server: EmpServer,
+                 accepted: float | None = None) -> None:
+        self.accepted: float | None = accepted
+        super().__init__(request, client_address, server)
+
+    def setup(self) -> None:
+        super().setup()
+        self.client = _client_name(self.connection)  # now: after an EOF the SSL object no longer tells
+        self.rfile.close()
+        self.reader = DeadlineReader(self.connection, self.server.request_deadline)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def handle_one_request(self) -> None:
+        first = self.accepted is not None  # the connection's first request: its clock started at accept
+        self.reader.start(self.server.request_deadline, since=self.accepted)
+        self.accepted = None
+        super().handle_one_request()  # a DeadlineExceeded is a TimeoutError, which it catches and logs at debug
+        if self.reader.expired:
+            self.close_connection = True
+            if first or self.reader.received:
+                self.server.refused("deadline_exceeded", "request from %s (%s) not complete within %g s: cut off",
+                                    self.client_address[0], self.client, self.server.request_deadline)
+            else:
+                log.debug("kept-alive connection from %s idle for %g s: closed", self.client_address[0],
+                          self.server.request_deadline)
 
     def _answer(self, status: int, body: dict[str, Any] | list[Any]) -> None:
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
-    def _client(self) -> str:
-        cert = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
-        subject = dict(pair[0] for pair in cert.get("subject", ())) if cert else {}  # type: ignore[misc]
-        return str(subject.get("commonName", "?"))
-
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         service = self.server.service
-        if urlsplit(self.path).path != "/v1/meterdata":
-            self._answer(404, {"error": "not_found"})
-            return
         message_id = self.headers.get("X-Message-Id", "")
         try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            self._answer(411, {"error": "length_required"})
+            length = body_length(self.headers)
+        except _LengthRefused as refusal:
+            self.close_connection = True
+            self._answer(*service.refuse(refusal.status, refusal.kind, str(refusal), message_id, self.client))
+            return
+        if urlsplit(self.path).path != "/v1/meterdata":
+            self.close_connection = True
+            self._answer(404, {"error": "not_found"})
             return
         if length > service.max_body:
             self.close_connection = True
             if length <= DRAIN_FACTOR * service.max_body:
                 self._discard(length)  # let the client finish sending, so it reads the answer
             status, body = service.refuse(413, "oversized", f"{length} bytes > {service.max_body}", message_id,
-                                          self._client())
+                                          self.client)
             self._answer(status, body)
             return
-        status, answer = service.meterdata(message_id, self.rfile.read(length), self._client())
+        data = self.rfile.read(length)
+        if len(data) < length:
+            raise _ClientGone(f"closed after {len(data)} of {length} body bytes")
+        status, answer = service.meterdata(message_id, data, self.client)
         self._answer(status, answer)
 
     def _discard(self, length: int) -> None:
@@ -87,6 +183,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif url.path.startswith("/v1/messages/"):
             message = store.message(url.path.rsplit("/", 1)[1])
             self._answer(200 if message else 404, message or {"error": "not_found"})
+        elif url.path == "/v1/status":
+            self._answer(200, self.server.status())
         else:
             self._answer(404, {"error": "not_found"})
 
@@ -95,36 +193,92 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class EmpServer(http.server.ThreadingHTTPServer):
-    """HTTPS with client certificates for one :class:`EmpService`."""
+    """HTTPS with client certificates for one :class:`EmpService`, with a deadline per request and connection caps."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], service: EmpService, context: ssl.SSLContext) -> None:
+    def __init__(self, address: tuple[str, int], service: EmpService, context: ssl.SSLContext, *,
+                 request_deadline: float = REQUEST_DEADLINE, max_connections: int = MAX_CONNECTIONS,
+                 max_per_peer: int = MAX_PER_PEER, handshake_timeout: float = HANDSHAKE_TIMEOUT) -> None:
+        if not request_deadline > 0 or not handshake_timeout > 0:
+            raise ValueError(f"request_deadline {request_deadline} and handshake_timeout {handshake_timeout} "
+                             "must be > 0 s")
         self.service = service
         self.context = context
+        self.request_deadline = request_deadline
+        self.handshake_timeout = handshake_timeout
+        self.admission = Admission(max_per_peer, max_connections)
         super().__init__(address, _Handler)
 
     @property
     def port(self) -> int:
         return int(self.server_address[1])
 
+    def status(self) -> dict[str, Any]:
+        """The counters and the connections, as ``GET /v1/status`` answers."""
+        return {"counters": dict(sorted(self.service.counters.items())),
+                "connections": {"open": self.admission.open, "max": self.admission.total,
+                                "max_per_peer": self.admission.per_peer},
+                "request_deadline": self.request_deadline}
+
+    def refused(self, kind: str, template: str, *args: object) -> None:
+        """Count a refusal that has no HTTP answer, and log it in one line."""
+        self.service.counters[kind] += 1
+        log.warning(template, *args)
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        refusal = self.admission.admit(client_address[0])
+        if refusal is None:
+            return True
+        self.refused(refusal, "connection from %s refused: %s (%d per peer, %d in all)", client_address[0],
+                     refusal.replace("_", " "), self.admission.per_peer, self.admission.total)
+        return False  # the caller closes it
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.admission.release(client_address[0])  # no thread started, so none will release it
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.admission.release(client_address[0])
+
     def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(HANDSHAKE_TIMEOUT)
+        accepted = time.monotonic()
+        peer = client_address[0]
+        request.settimeout(min(self.handshake_timeout, self.request_deadline))
         try:
             tls = self.context.wrap_socket(request, server_side=True)
+        except TimeoutError:
+            self.refused("deadline_exceeded", "TLS handshake with %s not complete within %g s: cut off", peer,
+                         min(self.handshake_timeout, self.request_deadline))
+            request.close()
+            return
         except (ssl.SSLError, OSError) as error:
-            self.service.counters["unknown_client"] += 1
-            log.warning("TLS handshake with %s refused: %s", client_address[0], error)
+            self.refused("unknown_client", "TLS handshake with %s refused: %s", peer, error)
             request.close()
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
+            _Handler(tls, client_address, self, accepted)
+        except OSError as error:  # EOF, reset, TLS alerts mid-request: the client's doing, one line
+            self.refused("disconnected", "connection from %s ended mid-request: %s", peer, _describe(error))
         finally:
             try:
                 tls.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             tls.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An unexpected error while serving: one line (the traceback only at debug level), counted."""
+        error = sys.exc_info()[1]
+        self.service.counters["internal_error"] += 1
+        log.error("internal error serving %s: %s", client_address[0], _describe(error) if error else "?")
+        log.debug("internal error serving %s", client_address[0], exc_info=True)
 
     def serve_in_thread(self) -> threading.Thread:
         """Serve until :meth:`shutdown` (tests, the demo)."""
