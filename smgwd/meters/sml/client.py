@@ -13,6 +13,18 @@ with answers missing) the connection is closed, since its state is then
 unknown; an attention, or an answer of an unexpected type in a reply that
 matched, leaves it open. Reconnecting is the caller's business (the SML pull
 driver).
+
+Untrusted replies and the event loop: a reply frame is at most ``max_reply``
+wire bytes (default 1 MiB, :data:`DEFAULT_MAX_REPLY`); a longer one is
+rejected by the transport decoder while it arrives, so the buffer stays
+bounded. Framing runs on the loop (``bytes.find`` and the CRC run at C speed:
+about 5 ms for a 1 MiB frame). Decoding the payload into SML messages is pure
+Python and its cost depends on what the meter sends, so it never runs on the
+loop: :func:`asyncio.to_thread` does it, and the loop keeps serving every
+other meter, the watchdog and the control socket meanwhile. Budget: a reply
+holds the loop for at most the framing cost (< 50 ms for the largest frame
+accepted). A timeout that strikes during a decode abandons the thread's
+result; the thread itself ends when the (bounded) decoder does.
 """
 
 from __future__ import annotations
@@ -271,7 +283,7 @@ class SmlClient:
             if isinstance(event, FrameRejected):
                 raise event.error
             if isinstance(event, Frame):
-                return decode_file(event.payload, request=False)
+                return await asyncio.to_thread(decode_file, event.payload, request=False)
             # bytes outside frames: line noise, ignored
 
     def _proc_request(self, obis: bytes) -> t.GetProcParameterRequest:
