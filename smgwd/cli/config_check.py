@@ -1,5 +1,11 @@
 """``smgwctl config check``: load the gateway configuration the way smgwd does and summarise it.
 
+Beyond what smgwd checks on load, the keys and certificates of every enabled
+``[[emps]]`` entry are loaded as delivery loads them: each key must belong to
+its certificate and no certificate may have expired
+(:mod:`smgwd.wan.credentials`); one that expires within 30 days, or is not
+valid yet, is a warning line on stderr.
+
 Exit status 0 with one paragraph on stdout (meters, their links and modes,
 the store, the NTP servers), or 78 (EX_CONFIG, as smgwd itself) with the
 configuration's one-line error on stderr.
@@ -62,12 +68,27 @@ def summary(config: GatewayConfig) -> str:
     return textwrap.fill(text, width=100, break_long_words=False, break_on_hyphens=False)
 
 
+def _check_credentials(config: GatewayConfig) -> list[str]:
+    """Warnings about the EMPs' certificates; ConfigError if a key or certificate is not usable."""
+    if not config.emps:
+        return []
+    from smgwd.wan.credentials import CredentialError, check_credentials  # cryptography only when needed
+
+    try:
+        return check_credentials(config.emps)
+    except CredentialError as error:
+        raise ConfigError(config.source, error.key, error.problem) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Check the file named by ``args.config``; returns the exit status."""
     try:
         config = load_config(args.config)
+        warnings = _check_credentials(config)
     except ConfigError as error:
         print(f"smgwctl: {error}", file=sys.stderr)
         return EX_CONFIG
+    for warning in warnings:
+        print(f"smgwctl: warning: {config.source}: {warning}", file=sys.stderr)
     print(summary(config))
     return EXIT_OK

@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         "check",
         help="check the configuration as smgwd would load it and summarise it",
         description=(
-            "Load the configuration file exactly as smgwd does (password files included) and print "
-            "a one-paragraph summary. Exit status: 0 valid, 78 (EX_CONFIG) invalid, with the one-line "
+            "Load the configuration file exactly as smgwd does (password files included), check that each "
+            "EMP's keys belong to their certificates and that none has expired (warning for 30 days before), "
+            "and print a one-paragraph summary. Exit status: 0 valid, 78 (EX_CONFIG) invalid, with the one-line "
             "error on stderr, 1 usage error."
         ),
     )

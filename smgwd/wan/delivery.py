@@ -66,8 +66,8 @@ from smgwd.wan.delivery_build import SetAside, renderable
 from smgwd.wan.tls import TlsAdapter, client_context
 
 __all__ = [
-    "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "set_aside_key",
-    "watermark_key",
+    "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "read_cert", "read_certs",
+    "read_key", "set_aside_key", "watermark_key",
 ]
 
 log = logging.getLogger("smgwd.delivery")
@@ -112,18 +112,21 @@ def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _cert(path: Any) -> x509.Certificate:
-    return _certs(path)[0]
+def read_cert(path: Any) -> x509.Certificate:
+    """The first certificate of the PEM or DER file ``path``; DeliveryError (one line naming it) if unusable."""
+    return read_certs(path)[0]
 
 
-def _certs(path: Any) -> list[x509.Certificate]:
+def read_certs(path: Any) -> list[x509.Certificate]:
+    """Every certificate of the file ``path``; DeliveryError naming it if unusable."""
     try:
         return load_certs(path.read_bytes())
     except (OSError, ValueError) as error:
         raise DeliveryError(f"{path}: not a usable certificate: {error}") from None
 
 
-def _key(path: Any) -> ec.EllipticCurvePrivateKey:
+def read_key(path: Any) -> ec.EllipticCurvePrivateKey:
+    """The unencrypted PEM EC private key in ``path``; DeliveryError naming it if unusable."""
     try:
         key = load_pem_private_key(path.read_bytes(), None)
     except (OSError, ValueError, TypeError) as error:
@@ -138,9 +141,9 @@ class Sealer:
 
     def __init__(self, emp: EmpConfig) -> None:
         """Load the certificates and key ``emp`` names; DeliveryError (one line) if one is not usable."""
-        self._signer_cert, self._signer_key = _cert(emp.sig_cert), _key(emp.sig_key)
-        self._chain = _certs(emp.chain) if emp.chain is not None else []
-        self._recipient = _cert(emp.recipient)
+        self._signer_cert, self._signer_key = read_cert(emp.sig_cert), read_key(emp.sig_key)
+        self._chain = read_certs(emp.chain) if emp.chain is not None else []
+        self._recipient = read_cert(emp.recipient)
 
     def seal(self, document: bytes) -> bytes:
         """The DER CMS message carrying ``document``."""
