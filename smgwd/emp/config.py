@@ -17,7 +17,8 @@ __all__ = ["EmpConfig", "EmpConfigError", "load_emp_config"]
 
 #: section -> key -> (type, default; None: required)
 _SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
-    "server": {"host": (str, "127.0.0.1"), "port": (int, 8443), "max_body": (int, 4 * 1024 * 1024)},
+    "server": {"host": (str, "127.0.0.1"), "port": (int, 8443), "max_body": (int, 4 * 1024 * 1024),
+               "request_deadline": (float, 30.0), "max_connections": (int, 64), "max_per_peer": (int, 8)},
     "tls": {"cert": (Path, None), "key": (Path, None), "client_ca": (Path, None)},
     "cms": {"cert": (Path, None), "key": (Path, None), "trust": (Path, None), "untrusted": (Path, "")},
     "store": {"path": (Path, "emp.db")},
@@ -41,6 +42,9 @@ class EmpConfig:
     trust: Path
     untrusted: Path | None
     store: Path
+    request_deadline: float = 30.0
+    max_connections: int = 64
+    max_per_peer: int = 8
 
 
 def load_emp_config(path: str | Path) -> EmpConfig:
@@ -71,13 +75,19 @@ def load_emp_config(path: str | Path) -> EmpConfig:
                 if not isinstance(value, str):
                     raise EmpConfigError(f"{path}: {section}.{key}: expected a path, got {value!r}")
                 value = (path.parent / value) if value else None
+            elif kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
             elif not isinstance(value, kind) or isinstance(value, bool):
                 raise EmpConfigError(f"{path}: {section}.{key}: expected a {kind.__name__}, got {value!r}")
             values[f"{section}.{key}"] = value
     if not 0 <= values["server.port"] < 65536:
         raise EmpConfigError(f"{path}: server.port: {values['server.port']} is not 0..65535")
+    for key in ("request_deadline", "max_connections", "max_per_peer"):
+        if not values[f"server.{key}"] > 0:
+            raise EmpConfigError(f"{path}: server.{key}: {values[f'server.{key}']} is not > 0")
     return EmpConfig(
         values["server.host"], values["server.port"], values["server.max_body"], values["tls.cert"],
         values["tls.key"], values["tls.client_ca"], values["cms.cert"], values["cms.key"], values["cms.trust"],
-        values["cms.untrusted"], values["store.path"],
+        values["cms.untrusted"], values["store.path"], values["server.request_deadline"],
+        values["server.max_connections"], values["server.max_per_peer"],
     )

@@ -59,7 +59,9 @@ def open_emp(config: EmpConfig) -> tuple[EmpService, EmpServer]:
         EmpStore(config.store),
     )
     server = EmpServer((config.host, config.port), service,
-                       server_context(config.tls_cert, config.tls_key, config.client_ca))
+                       server_context(config.tls_cert, config.tls_key, config.client_ca),
+                       request_deadline=config.request_deadline, max_connections=config.max_connections,
+                       max_per_peer=config.max_per_peer)
     return service, server
 
 
