@@ -2,9 +2,11 @@
 
 How this works: :class:`Gateway` has an explicit life. ``start()`` opens the
 store and starts the timebase, then every enabled meter's driver, and tells
-systemd READY=1. ``run()`` is the main loop: once a second it checks its own
-health (store writer alive, loop responsive) and only then pings the systemd
-watchdog; every few seconds it publishes STATUS= (meters up/down, readings
+systemd READY=1. ``run()`` is the main loop: once a second (or every half
+watchdog ping interval, if shorter) it checks its own health (store writer
+alive, loop not stalled per :class:`~smgwd.gateway.loopwatch.LoopWatch`) and
+only then pings the systemd watchdog, so a dead writer or a stuck loop lets
+systemd's watchdog fire; every few seconds it publishes STATUS= (meters up/down, readings
 per minute) and persists link states and time quality into the store, where
 ``smgwctl status`` reads them. ``reload(new_config)`` (SIGHUP) restarts only
 the drivers whose meter configuration changed, so readings keep flowing; a
@@ -34,6 +36,8 @@ from smgwd.gateway.config import GatewayConfig, MeterConfig, MeterMode
 from smgwd.gateway.control import ControlServer
 from smgwd.gateway.listener import Listener
 from smgwd.gateway.logsetup import RateLimitFilter, fields
+from smgwd.gateway.loopwatch import LoopWatch
+from smgwd.gateway.plausibility import flag_implausible
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.gateway.store import Store
 from smgwd.gateway.timebase import QualityChange, Timebase
@@ -117,6 +121,7 @@ class Gateway:
         self.started_at = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._healthy = True
+        self.loopwatch: LoopWatch | None = None  # while run() runs
         self.control = ControlServer(config.control.socket, self.live_status)
 
     # --- what drivers call --------------------------------------------------------------
@@ -125,6 +130,7 @@ class Gateway:
         return self.timebase.stamp()
 
     def on_readings(self, readings: list[Reading]) -> None:
+        readings = flag_implausible(readings)  # kept, but a meter time it cannot believe is flagged
         self.store.on_readings(readings)
         self.rate.add(len(readings))
         for listener in self.listeners:
@@ -207,16 +213,26 @@ class Gateway:
         """The main loop until ``stop`` is set: health, watchdog, status, state, retention."""
         watchdog = self.notifier.watchdog_interval()
         ping_every = watchdog / 2 if watchdog else None
+        tick_every = min(1.0, ping_every / 2) if ping_every else 1.0
         loop = asyncio.get_running_loop()
-        last_ping = last_status = last_prune = loop.time()
+        watch = self.loopwatch = LoopWatch(stall_after=min(5.0, watchdog / 2) if watchdog else 5.0)
+        watch.start(loop)
+        try:
+            await self._main_loop(stop, loop, ping_every, tick_every, watch)
+        finally:
+            watch.stop()
+
+    async def _main_loop(self, stop: asyncio.Event, loop: asyncio.AbstractEventLoop, ping_every: float | None,
+                         tick_every: float, watch: LoopWatch) -> None:
+        last_ping = float("-inf")
+        last_status = last_prune = loop.time()
         while not stop.is_set():
-            tick = loop.time()
             try:
-                await asyncio.wait_for(stop.wait(), 1.0)
+                await asyncio.wait_for(stop.wait(), tick_every)
             except asyncio.TimeoutError:
                 pass
             now = loop.time()
-            self._healthy = self.store.alive() and now - tick < 5.0
+            self._healthy = self.store.alive() and not watch.stalled
             if ping_every is not None and self._healthy and now - last_ping >= ping_every:
                 self.notifier.watchdog()
                 last_ping = now
@@ -234,7 +250,24 @@ class Gateway:
         counts = ", ".join(f"{states.count(state)} {state.value}" for state in LinkState.__members__.values())
         quality = self.timebase.quality().value
         per_minute = self.rate.per_minute(time.monotonic())
-        return f"meters {counts}; {per_minute:.0f} readings/min; time {quality}"
+        return f"meters {counts}; {per_minute:.0f} readings/min; time {quality}{self._trouble()}"
+
+    def _trouble(self) -> str:
+        """What is wrong with the gateway itself, as ``; ...`` parts of the status line ("" when nothing)."""
+        parts = []
+        stats = self.store.stats
+        if stats.failing_since is not None:
+            since = stats.failing_since.astimezone(timezone.utc).strftime("%H:%M:%S")
+            parts.append(f"store: commits failing since {since} UTC ({stats.commit_failures})")
+        if not self.store.alive():
+            parts.append("store: writer not running")
+        if self.loopwatch is not None:
+            loop = self.loopwatch.stats
+            if loop.stalled:
+                parts.append("event loop stalled")
+            if loop.stalls:
+                parts.append(f"event loop stalls {loop.stalls} (longest {loop.longest_stall:.1f} s)")
+        return "".join(f"; {part}" for part in parts)
 
     def live_status(self) -> dict[str, object]:
         """What the control socket answers to ``status``."""
@@ -250,6 +283,7 @@ class Gateway:
             ],
             "time": self.timebase.state(),
             "store": dataclasses.asdict(self.store.stats),
+            "loop": None if self.loopwatch is None else dataclasses.asdict(self.loopwatch.stats),
         }
 
     def publish_state(self) -> None:

@@ -6,6 +6,12 @@ of its meter's logical device. A number with a unit or scaler is a Register
 word or a real capture date; anything else (identifiers, text, flags) is a
 Data object (class 1). Values keep the meter's raw integer in the smallest
 DLMS integer type that holds it, and scaler/unit as sent.
+
+A meter time the gateway flagged as implausible (quirk
+:data:`IMPLAUSIBLE_METER_TIME`, see :mod:`smgwd.gateway.plausibility`) is
+never sent as a capture time: a register leaves it out (no capture date: a
+Register, or an Extended Register with the unspecified date), a load profile
+places the reading at the gateway's time instead.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from smgwd.cosem.datatypes import NULL, DataType, DlmsValue
 from smgwd.cosem.obis import Obis
 from smgwd.reading import Reading
 
-__all__ = ["cosem_object", "load_profile", "logical_devices"]
+__all__ = ["IMPLAUSIBLE_METER_TIME", "cosem_object", "load_profile", "logical_devices"]
 
 UNIT_NONE = 255  # DLMS "count" / no unit
+#: The quirk of a reading whose meter time is not to be trusted as a capture time.
+IMPLAUSIBLE_METER_TIME = "implausible_meter_time"
 LOAD_PROFILE = Obis(1, 0, 99, 1, 0)  # load profile 1
 
 
@@ -40,6 +48,13 @@ def _value(raw: int | bytes | bool) -> DlmsValue:
     if isinstance(raw, int):
         return DlmsValue.for_int(raw)
     return DlmsValue(DataType.OCTET_STRING, bytes(raw))
+
+
+def _meter_datetime(reading: Reading) -> datetime | None:
+    """The meter's date of ``reading`` as a capture time: None for none, a seconds index, or a flagged one."""
+    if reading.meter_time is None or IMPLAUSIBLE_METER_TIME in reading.quirks:
+        return None
+    return reading.meter_time.as_datetime()
 
 
 def _extended_register(reading: Reading, capture_time: bytes) -> ExtendedRegister:
@@ -55,7 +70,7 @@ def cosem_object(reading: Reading) -> CosemObject:
     numeric = isinstance(raw, int) and not isinstance(raw, bool)
     if not numeric or (reading.unit is None and not reading.scaler):
         return Data(reading.obis, value)
-    captured = reading.meter_time.as_datetime() if reading.meter_time else None
+    captured = _meter_datetime(reading)
     if reading.status is None and captured is None:
         unit = UNIT_NONE if reading.unit is None else reading.unit
         return Register(reading.obis, value, reading.scaler, unit)
@@ -74,9 +89,7 @@ def logical_devices(readings: Iterable[Reading]) -> list[LogicalDevice]:
 
 
 def _capture_time(reading: Reading) -> datetime | None:
-    if reading.meter_time is not None and reading.meter_time.as_datetime() is not None:
-        return reading.meter_time.as_datetime()
-    return reading.gateway_time
+    return _meter_datetime(reading) or reading.gateway_time
 
 
 def load_profile(
