@@ -79,6 +79,8 @@ class StoreStats:
     statements_dropped: int  # log/state statements refused: their queue was full
     last_commit_at: datetime | None
     last_error: str | None
+    failing_since: datetime | None = None  # the first failed commit of the current outage, None: commits work
+    commit_failures: int = 0  # failed commits (retries) of the current outage
 
 
 class _Prune:
@@ -137,6 +139,8 @@ class Store:
         self._last_commit_us: int | None = None
         self._last_error: str | None = None
         self._stopping = self._ended = self._failing = False
+        self._failing_since_us: int | None = None
+        self._commit_failures = 0
         self._thread: threading.Thread | None = None
 
     # --- life -------------------------------------------------------------------------
@@ -192,7 +196,8 @@ class Store:
             return StoreStats(
                 self._written, self._batches, len(self._readings), self._dropped, self._rejected,
                 self._stmt_dropped, None if self._last_commit_us is None else from_us(self._last_commit_us),
-                self._last_error,
+                self._last_error, None if self._failing_since_us is None else from_us(self._failing_since_us),
+                self._commit_failures,
             )
 
     # --- listener: what drivers and the daemon call ------------------------------------
@@ -450,11 +455,16 @@ class Store:
         except sqlite3.Error as error:
             if not self._failing:  # one line per outage, not one per retry
                 log.error("store: commit failed, retrying every %g s: %s", self.flush_interval, error)
-            self._failing, self._last_error = True, f"{self.path}: {error}"
+            with self._lock:
+                if not self._failing:
+                    self._failing_since_us, self._commit_failures = now_us(), 0
+                self._commit_failures += 1
+                self._failing, self._last_error = True, f"{self.path}: {error}"
             _rollback(conn)
             return False
         if self._failing:
-            self._failing = False
+            with self._lock:
+                self._failing, self._failing_since_us, self._commit_failures = False, None, 0
             log.warning("store: commits work again")
         with self._lock:
             self._written += len(inserted)
