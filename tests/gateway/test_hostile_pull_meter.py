@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 from typing import Any
 
@@ -77,7 +78,8 @@ def run_against_hostile_meter() -> tuple[Recorder, float]:
 def test_a_1mb_garbage_reply_is_a_decode_error_and_the_loop_stays_responsive() -> None:
     rec, gap = run_against_hostile_meter()
     down = [reason for state, reason in rec.states if state is LinkState.DOWN]
-    assert down and all("SmlSyntaxError" in reason for reason in down), down
+    # random garbage fails as some SML syntax error (a bad type, an out-of-range field, ...)
+    assert down and all(re.match(r"Sml\w*Error: ", reason) for reason in down), down
     assert gap < MAX_GAP, f"event loop blocked for {gap:.2f} s"
 
 
