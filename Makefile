@@ -46,7 +46,7 @@ lint: $(STAMP)
 
 ## fuzz: the long fuzz run (not part of CI)
 fuzz: $(STAMP)
-	$(PY) -m pytest -q -m fuzz -p no:cacheprovider tests
+	$(PY) -m pytest -q -m fuzz -p no:cacheprovider --hypothesis-show-statistics tests
 
 ## deb: the Debian packages python3-smgwd, smgwd, smgw-sim (Architecture: all) into dist/,
 ## built with debhelper + pybuild from deploy/debian (installs the build tools first)

@@ -153,3 +153,12 @@ def test_empty_input_says_so_and_exits_2(capture: bytes) -> None:
 def test_help_names_the_empty_input_exit_status() -> None:
     result = smgwctl("decode", "sml", "--help")
     assert b"empty input" in b" ".join(result.stdout.split())
+
+
+def test_padding_count_4_is_named_in_the_output() -> None:
+    from tests.sml.test_field_ranges import _frame_with_padding
+
+    done = smgwctl("decode", "sml", "--binary", "-", stdin=_frame_with_padding(4))
+    assert done.returncode == 0, done.stderr
+    records = lines(done.stdout)
+    assert records and all("padding_4" in r["tolerated"] for r in records)

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             if isinstance(message.body, AttentionResponse):
                 number = message.body.attention_no
                 print(f"frame {result.index}: attention {number.hex()}: {attention_text(number)}", file=sys.stderr)
-        tolerated = sorted({quirk for message in result.messages for quirk in message.quirks})
+        tolerated = sorted({quirk for message in result.messages for quirk in message.quirks} | result.quirks)
         extra: dict[str, Any] = {"frame": result.index}
         if tolerated:
             extra["tolerated"] = tolerated  # deviations from SML v1.04 the profile accepted in this frame

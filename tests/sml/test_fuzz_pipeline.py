@@ -76,7 +76,7 @@ def test_pipeline_short(data: bytes) -> None:
 
 @pytest.mark.fuzz
 @given(inputs)
-@settings(max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=750_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_pipeline_long(data: bytes) -> None:
     pipeline(data)
 

@@ -33,6 +33,7 @@ class FrameDecoded:
     messages: list[t.SmlMessage]
     readings: list[Reading]
     problems: list[str] = field(default_factory=list)
+    quirks: frozenset[str] = frozenset()  # tolerated deviations of the transport frame (e.g. padding_4)
 
 
 @dataclass
@@ -85,7 +86,7 @@ class SmlFrameReader:
             where = "" if error.offset is None else f" (payload byte {error.offset})"
             return FrameFailed(index, frame.offset, frame.size, error.what + where)
         result = readings_from_messages(messages, self.profile)
-        return FrameDecoded(index, frame.offset, messages, result.readings, result.problems)
+        return FrameDecoded(index, frame.offset, messages, result.readings, result.problems, frame.quirks)
 
 
 def decode_bare_messages(data: bytes, profile: SmlProfile, crc: CrcPolicy | None = None) -> FrameDecoded | FrameFailed:
