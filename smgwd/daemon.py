@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(args.dir, args.duration)
     from smgwd.gateway.config import ConfigError, load_config
     from smgwd.gateway.logsetup import rate_limiter, setup_logging
+    from smgwd.gateway.memory import limit_arenas
 
     try:
         config = load_config(args.config)
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smgwd: {error}", file=sys.stderr)
         return EX_CONFIG
     handler = setup_logging(config.logging.level, config.logging.journal, rate_interval=config.logging.repeat_interval)
+    limit_arenas()  # before the first thread
     return asyncio.run(serve(config, args.config, rate_limiter(handler)))
 
 

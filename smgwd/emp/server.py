@@ -110,8 +110,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.rfile.close()  # first: a file object left open would keep the socket open past its close()
         self.client = _client_name(self.connection)  # now: after an EOF the SSL object no longer tells
-        self.rfile.close()
         self.reader = DeadlineReader(self.connection, self.server.request_deadline)
         self.rfile = io.BufferedReader(self.reader)
 

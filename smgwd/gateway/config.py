@@ -39,6 +39,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
+from urllib.parse import urlsplit
 
 from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
@@ -389,6 +390,12 @@ def _url(value: Any, key: str) -> str:
         raise _Problem(key, f"{_got(value)} (expected {expected})")
     if not re.fullmatch(r"https://[^\s/?#]+(/[^\s#]*)?", value):
         raise _Problem(key, f"{_shown(value)} is not an https URL (expected {expected})")
+    try:
+        port = urlsplit(value).port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise _Problem(key, f"{_shown(value)} has no valid port (expected 1..65535 after the host, or none for 443)")
     return value
 
 

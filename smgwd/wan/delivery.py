@@ -41,6 +41,7 @@ blocking work (store flushes, HTTP) runs in worker threads.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
@@ -51,19 +52,20 @@ from datetime import datetime, timedelta, timezone
 from itertools import product
 from typing import Any, Callable
 
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from smgwd.gateway.config import EmpConfig
 from smgwd.gateway.logsetup import fields
+from smgwd.gateway.memory import give_back
 from smgwd.gateway.store import Store, StoreReader, SystemNote
 from smgwd.reading import Reading
 from smgwd.wan.chain import load_certs
 from smgwd.wan.cms import seal
 from smgwd.wan.delivery_build import SetAside, renderable
-from smgwd.wan.tls import TlsAdapter, client_context
+from smgwd.wan.https import HttpsError, HttpsPoster
+from smgwd.wan.tls import client_context
 
 __all__ = [
     "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "read_cert", "read_certs",
@@ -168,8 +170,10 @@ class EmpDelivery:
             context = client_context(emp.tls_cert, emp.tls_key, emp.server_ca)
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
             raise DeliveryError(f"emp {emp.id}: TLS certificate, key or CA not usable: {error}") from None
-        self._session = requests.Session()
-        self._session.mount("https://", TlsAdapter(context))
+        try:
+            self._poster = HttpsPoster(emp.url, context, emp.timeout)
+        except ValueError as error:
+            raise DeliveryError(f"emp {emp.id}: {error}") from None
         self._reader: StoreReader | None = None
         self._watermark: datetime | None = None
         self._loaded = False
@@ -178,7 +182,7 @@ class EmpDelivery:
         self.truncated = False  # the last build stopped at MAX_READINGS: more readings wait
 
     def close(self) -> None:
-        self._session.close()
+        self._poster.close()
         if self._reader is not None:
             self._reader.close()
 
@@ -237,6 +241,7 @@ class EmpDelivery:
         self._watermark = until
         self.set_aside = total
         self._log_set_aside(poison)
+        give_back()  # the documents and CMS work are gone: their pages need not stay resident
         self._event(logging.INFO, "delivery_enqueued",
                     f"{len(messages)} message(s) with {len(readings)} reading(s) up to {until.isoformat()}",
                     log_it=False)
@@ -302,26 +307,24 @@ class EmpDelivery:
     def _post(self, message_id: str, payload: bytes) -> tuple[str, str | None]:
         """('acked' | 'failed' | 'retry', reason) for one POST."""
         try:
-            response = self._session.post(
-                self.emp.url, data=payload, timeout=self.emp.timeout,
-                headers={"X-Message-Id": message_id, "Content-Type": "application/pkcs7-mime"},
-            )
-        except requests.RequestException as error:
-            return "retry", f"{type(error).__name__}: {error}"[:500]
+            response = self._poster.post(
+                payload, {"X-Message-Id": message_id, "Content-Type": "application/pkcs7-mime"})
+        except HttpsError as error:
+            return "retry", str(error)[:500]
         try:
-            answer = response.json()
-        except ValueError:
+            answer = json.loads(response.body)
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
             answer = {}
         if not isinstance(answer, dict):
             answer = {}
-        if response.status_code == 200:
+        if response.status == 200:
             if answer.get("ack") == message_id:
                 return "acked", None
             return "retry", "HTTP 200 without the acknowledgement of this message id"
-        reason = f"HTTP {response.status_code}"
+        reason = f"HTTP {response.status}"
         if answer.get("error") or answer.get("reason"):
             reason += f" {answer.get('error', '')}: {answer.get('reason', '')}"
-        return ("failed" if response.status_code in REFUSED else "retry"), reason[:500]
+        return ("failed" if response.status in REFUSED else "retry"), reason[:500]
 
     # --- the task ---------------------------------------------------------------------
 

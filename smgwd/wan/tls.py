@@ -1,4 +1,4 @@
-"""Mutual TLS for the WAN (TR-03116-3 §4): contexts for the gateway and the EMP, and requests.
+"""Mutual TLS for the WAN (TR-03116-3 §4): contexts for the gateway and the EMP.
 
 How this works: both sides require a certificate from the configured CA
 (the client pins its EMP's CA: no system trust store is loaded), allow TLS 1.2
@@ -8,19 +8,17 @@ SM-PKI; in TLS 1.2 a client must advertise it or a brainpool server cannot
 pick an ECDSA suite), and refuse renegotiation, session tickets and
 compression. TLS 1.3 is allowed only when the OpenSSL at run time knows the
 brainpool TLS 1.3 groups (3.2 and later); OpenSSL 3.0 (Debian 12) has none,
-so there the maximum stays TLS 1.2. :class:`TlsAdapter` lets ``requests`` use
-such a context.
+so there the maximum stays TLS 1.2. The gateway posts with
+:mod:`smgwd.wan.https`; :mod:`smgwd.wan.tls_requests` lets ``requests`` use such
+a context (the lab tools and tests).
 """
 
 from __future__ import annotations
 
 import ssl
 from pathlib import Path
-from typing import Any
 
-from requests.adapters import HTTPAdapter
-
-__all__ = ["CIPHERS", "TlsAdapter", "client_context", "server_context", "tls13_with_brainpool"]
+__all__ = ["CIPHERS", "client_context", "server_context", "tls13_with_brainpool"]
 
 #: TR-03116-3 Tab. 7 suites for TLS 1.2, strongest first as OpenSSL names them.
 CIPHERS = ":".join((
@@ -60,19 +58,3 @@ def client_context(cert: Path, key: Path, server_ca: Path, curve: str = "brainpo
     context = _context(ssl.PROTOCOL_TLS_CLIENT, cert, key, server_ca, curve)
     context.check_hostname = True
     return context
-
-
-class TlsAdapter(HTTPAdapter):
-    """A requests transport adapter that connects with a given SSL context."""
-
-    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
-        self.context = context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self.context
-        super().init_poolmanager(*args, **kwargs)
-
-    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["ssl_context"] = self.context
-        return super().proxy_manager_for(*args, **kwargs)

@@ -12,7 +12,8 @@ from pathlib import Path
 import requests
 
 from smgwd.wan.pki import init_pki
-from smgwd.wan.tls import TlsAdapter, client_context
+from smgwd.wan.tls_requests import TlsAdapter
+from smgwd.wan.tls import client_context
 from tests.emp.test_emp_service import cert, document, key
 from smgwd.demo import EMP_TOML
 from smgwd.wan.cms import seal

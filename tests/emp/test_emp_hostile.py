@@ -27,7 +27,8 @@ import requests
 
 from smgwd.emp.server import EmpServer
 from smgwd.emp.service import EmpService
-from smgwd.wan.tls import TlsAdapter, client_context
+from smgwd.wan.tls_requests import TlsAdapter
+from smgwd.wan.tls import client_context
 from tests.emp.test_emp_service import document, emp, pki, post, sealed  # noqa: F401 - fixtures
 
 Serve = Callable[..., EmpServer]
@@ -218,6 +219,7 @@ def test_caps_per_peer_and_in_all_while_others_are_served(serve: Serve, emp: tup
         held.pop(0).close()
         assert wait_until(lambda: server.admission.open == 3)
         assert good_post(server, pki, "127.0.0.4", "cap-2") == 200
+        assert wait_until(lambda: server.admission.open == 3)  # its slot is given back after it closed
         answer = status(server, pki)["connections"]
     assert answer["max"] == 4 and answer["max_per_peer"] == 2
     assert service.store.counts()[0] == 2 and service.counters["stored"] == 2

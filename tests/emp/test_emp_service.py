@@ -23,7 +23,8 @@ from smgwd.meters.sml.profiles import get_profile
 from smgwd.meters.sml.stream import FrameDecoded, SmlFrameReader
 from smgwd.wan.cms import seal
 from smgwd.wan.pki import init_pki
-from smgwd.wan.tls import TlsAdapter, client_context, server_context
+from smgwd.wan.tls_requests import TlsAdapter
+from smgwd.wan.tls import client_context, server_context
 
 CAPTURE = Path(__file__).resolve().parents[1] / "data" / "sml" / "emh_ehz_vzlogger.hex"
 

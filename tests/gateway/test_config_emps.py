@@ -56,6 +56,14 @@ def test_errors(tmp_path: Path, extra: str, message: str) -> None:
     assert error_of("[[emps]]\n" + emp_files(tmp_path) + extra, tmp_path) == f"smgwd.toml: {message}"
 
 
+@pytest.mark.parametrize("port", ["0", "99999", "http"])
+def test_a_url_without_a_valid_port_is_refused(tmp_path: Path, port: str) -> None:
+    text = "[[emps]]\n" + emp_files(tmp_path)
+    assert error_of(text.replace("127.0.0.1:8443", f"127.0.0.1:{port}"), tmp_path) == (
+        f"smgwd.toml: emps[0].url: 'https://127.0.0.1:{port}/v1/meterdata' has no valid port "
+        "(expected 1..65535 after the host, or none for 443)")
+
+
 def test_plain_http_and_missing_keys_are_refused(tmp_path: Path) -> None:
     text = "[[emps]]\n" + emp_files(tmp_path)
     assert error_of(text.replace("https://", "http://"), tmp_path).startswith(

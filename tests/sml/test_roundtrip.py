@@ -34,7 +34,7 @@ def test_every_body_type_is_generated() -> None:
     seen = set()
 
     @given(bodies)
-    @settings(max_examples=300)
+    @settings(max_examples=500, derandomize=True, database=None)  # a fixed draw: a coverage check, not a search
     def collect(body: object) -> None:
         seen.add(type(body))
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from smgwd.codec.crc import crc16_kermit, crc16_x25
@@ -56,8 +58,10 @@ def test_list_tl_continuation_with_type_bits_is_a_named_quirk() -> None:
     reader = _Reader(SmlDialect())
     assert reader.seq(bytes.fromhex("f179"), 0, "valList") == (25, 2)
     assert "list_tl_type" in reader.quirks
-    with pytest.raises(SmlQuirkError):
+    with pytest.raises(SmlQuirkError) as refused:
         _Reader(STRICT).seq(bytes.fromhex("f179"), 0, "valList")
+    # its class name is what logs and `smgwctl decode` show: a public Sml...Error, not a private one
+    assert re.fullmatch(r"Sml\w*Error", type(refused.value).__name__)
 
 
 @pytest.mark.parametrize("length", [14, 15, 16, 200, 300, 5000])

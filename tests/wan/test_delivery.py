@@ -178,7 +178,7 @@ def test_emp_down_then_back_drains_the_backlog_in_order(pki: Path, emp: Emp, sto
     assert sender.send_next() == 60.0  # first attempt refused: back-off 60 s, later messages wait
     assert sender.send_next() is not None and sender.send_next() > 0
     first, *rest = outbox(store)
-    assert (first[1], first[2]) == ("queued", 1) and "ConnectionError" in (first[3] or "")
+    assert (first[1], first[2]) == ("queued", 1) and "Connection refused" in (first[3] or "")
     assert [(state, attempts) for _, state, attempts, _ in rest] == [("queued", 0), ("queued", 0)]
     clock.now += timedelta(seconds=61)
     assert sender.send_next() == 120.0  # still down: the second attempt waits longer

@@ -16,7 +16,8 @@ from typing import Iterator
 import pytest
 import requests
 
-from smgwd.wan.tls import TlsAdapter, client_context, server_context, tls13_with_brainpool
+from smgwd.wan.tls_requests import TlsAdapter
+from smgwd.wan.tls import client_context, server_context, tls13_with_brainpool
 
 
 def openssl(*args: str, cwd: Path) -> None:

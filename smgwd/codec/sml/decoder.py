@@ -75,7 +75,7 @@ STRICT = SmlDialect(crc=CrcPolicy.X25, bare_time=False, fill_bytes=False, short_
 # --- TL primitives --------------------------------------------------------------------
 
 
-class _ListTypeContinuation(SmlQuirkError):
+class SmlListTypeQuirkError(SmlQuirkError):
     """A multi-byte list TL whose continuation byte repeats the list type bits."""
 
 
@@ -104,7 +104,7 @@ def _tl(d: bytes, p: int, relaxed: bool = False) -> tuple[int, int, int]:
             if not (typ == 0x70 and b & 0x70 == 0x70):
                 raise SmlSyntaxError(f"bad TL continuation byte 0x{b:02x}", p)
             if not relaxed:
-                raise _ListTypeContinuation(
+                raise SmlListTypeQuirkError(
                     f"list TL continuation byte 0x{b:02x} repeats the type bits"
                     " (dialect option list_tl_type is off)", p
                 )
@@ -164,7 +164,7 @@ def _int(d: bytes, p: int, name: str, limits: tuple[int, int] | None = None) -> 
         n = (b & 0x0F) - 1
         q = p + 1
         if n < 1 or n > 8:
-            raise SmlSyntaxError(f"{name}: integer of {n} bytes", p)
+            raise SmlSyntaxError(f"{name}: integer TL 0x{b:02x} gives {max(n, 0)} data bytes (expected 1..8)", p)
         if q + n > len(d):
             raise SmlSyntaxError(f"{name}: truncated integer", p)
     else:
@@ -210,7 +210,7 @@ class _Reader:
             raise SmlSyntaxError(f"{name}: truncated, expected a list", p)
         try:
             typ, n, q = _tl(d, p)
-        except _ListTypeContinuation:
+        except SmlListTypeQuirkError:
             if not self.dialect.list_tl_type:
                 raise
             typ, n, q = _tl(d, p, relaxed=True)
@@ -261,7 +261,7 @@ class _Reader:
             return d[q : q + n], "octets", q + n
         if typ == 0x50 or typ == 0x60:
             if not 1 <= n <= 8:
-                raise SmlSyntaxError(f"{name}: integer of {n} bytes", p)
+                raise SmlSyntaxError(f"{name}: integer of {n} data bytes (expected 1..8)", p)
             signed = typ == 0x50
             return int.from_bytes(d[q : q + n], "big", signed=signed), ("i" if signed else "u") + str(8 * n), q + n
         if typ == 0x40:
