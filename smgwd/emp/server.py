@@ -92,6 +92,25 @@ def _client_name(connection: ssl.SSLSocket) -> str:
     return str(subject.get("commonName", "?"))
 
 
+def _close_half_wrapped(error: BaseException) -> None:
+    """Close the SSLSocket a failed ``wrap_socket`` made and left open.
+
+    When the peer resets between accept and wrap, ``SSLSocket._create`` (CPython
+    3.11, 3.12) finds the socket unconnected, probes it with ``recv(1)`` and
+    re-raises the ECONNRESET without closing the SSLSocket it has taken the
+    descriptor into; the original socket is already detached. That object sits
+    in the traceback's frames: close it there, or the descriptor stays open
+    until a garbage collection finds the cycle.
+    """
+    trace = error.__traceback__
+    while trace is not None:
+        made = trace.tb_frame.f_locals.get("self")
+        if isinstance(made, ssl.SSLSocket):
+            made.close()
+        trace = trace.tb_next
+    error.__traceback__ = None
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, _ClientGone) or not str(error):
         return str(error) or type(error).__name__
@@ -252,6 +271,12 @@ class EmpServer(http.server.ThreadingHTTPServer):
         peer = client_address[0]
         request.settimeout(min(self.handshake_timeout, self.request_deadline))
         try:
+            request.getpeername()
+        except OSError:
+            self.refused("disconnected", "connection from %s ended before the TLS handshake", peer)
+            request.close()
+            return
+        try:
             tls = self.context.wrap_socket(request, server_side=True)
         except TimeoutError:
             self.refused("deadline_exceeded", "TLS handshake with %s not complete within %g s: cut off", peer,
@@ -259,8 +284,16 @@ class EmpServer(http.server.ThreadingHTTPServer):
             request.close()
             return
         except (ssl.SSLError, OSError) as error:
-            self.refused("unknown_client", "TLS handshake with %s refused: %s", peer, error)
+            _close_half_wrapped(error)
+            if isinstance(error, ConnectionError):
+                self.refused("disconnected", "connection from %s ended before the TLS handshake", peer)
+            else:
+                self.refused("unknown_client", "TLS handshake with %s refused: %s", peer, error)
             request.close()
+            return
+        if tls.version() is None:  # the peer was gone before the wrap: ssl returns an unconnected socket
+            self.refused("disconnected", "connection from %s ended before the TLS handshake", peer)
+            tls.close()
             return
         try:
             _Handler(tls, client_address, self, accepted)

@@ -7,6 +7,7 @@ mid-POST is one log line; garbage leaves the server serving, with its threads bo
 from __future__ import annotations
 
 import contextlib
+import gc
 import http.client
 import logging
 import random
@@ -25,7 +26,7 @@ from typing import Callable, Iterator
 import pytest
 import requests
 
-from smgwd.emp.server import EmpServer
+from smgwd.emp.server import EmpServer, _close_half_wrapped
 from smgwd.emp.service import EmpService
 from smgwd.wan.tls_requests import TlsAdapter
 from smgwd.wan.tls import client_context
@@ -271,6 +272,58 @@ def test_client_dying_mid_post_is_one_line(emp: tuple[EmpServer, EmpService], pk
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     assert "Traceback" not in capfd.readouterr().err
     assert post(server, pki, "k-2", sealed(pki, document())).status_code == 200
+
+
+def open_fds() -> int:
+    return len(list(Path("/proc/self/fd").iterdir()))
+
+
+def reset_by_the_client() -> tuple[socket.socket, tuple[str, int]]:
+    """A server-side connection (and its peer address) whose client has reset it already."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        accepted, address = listener.accept()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET_ON_CLOSE)
+    client.close()
+    time.sleep(0.05)  # the reset has arrived
+    return accepted, address
+
+
+@contextlib.contextmanager
+def no_descriptor_left_open() -> Iterator[None]:
+    """The block must close every descriptor it opens (garbage collection off: no tidying behind it)."""
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        before = open_fds()
+        yield
+        assert open_fds() == before
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def test_a_client_reset_before_the_handshake_leaves_no_socket_open(emp: tuple[EmpServer, EmpService]) -> None:
+    """A client that resets before the server's thread wraps its connection is counted, and its
+    socket is closed at once, not when a garbage collection finds it."""
+    server, service = emp
+    with no_descriptor_left_open():
+        for _ in range(3):
+            server.finish_request(*reset_by_the_client())  # what a connection thread of the server runs
+    assert dict(service.counters) == {"disconnected": 3}
+
+
+def test_the_socket_a_failed_wrap_leaves_open_is_closed(emp: tuple[EmpServer, EmpService]) -> None:
+    """CPython's wrap_socket on a socket reset meanwhile raises and leaves its new SSLSocket open
+    (the race after the server's own check): the helper closes it."""
+    server, _ = emp
+    with no_descriptor_left_open():
+        accepted, _address = reset_by_the_client()
+        with pytest.raises(OSError) as failed:
+            server.context.wrap_socket(accepted, server_side=True)
+        _close_half_wrapped(failed.value)
+        accepted.close()
+        del failed
 
 
 def garbage(server: EmpServer, pki: Path, kind: str, stack: contextlib.ExitStack) -> None:  # noqa: F811
