@@ -10,7 +10,7 @@ a reading arrives (``None`` when a capture is decoded offline).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -27,8 +27,7 @@ class MeterTimeKind(enum.Enum):
     LOCAL = "local"  # Unix time with the meter's local and DST offsets
 
 
-@dataclass(frozen=True, slots=True)
-class MeterTime:
+class MeterTime(NamedTuple):
     """A time as the meter sent it."""
 
     kind: MeterTimeKind
@@ -60,12 +59,14 @@ class TimeQuality(enum.Enum):
 RawValue = int | bytes | bool
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One value of one meter.
 
     ``raw`` is the value as the meter sent it (after any meter-profile fix,
     which is then named in ``quirks`` with the original in ``wire_raw``).
+    Immutable; a changed copy is ``reading._replace(...)``. A named tuple, not
+    a frozen dataclass: every value of every meter is one, and a named tuple
+    is made five times faster.
     """
 
     meter_id: str

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import sys
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Iterator
 
-from smgwd.cli.reading_output import reading_record, write_jsonl, write_table
+from smgwd.cli.reading_output import JsonLines, reading_record, write_table
 from smgwd.codec.crc import CrcPolicy
 from smgwd.codec.sml.attention import attention_text
 from smgwd.codec.sml.transport import START
 from smgwd.codec.sml.types import AttentionResponse
-from smgwd.meters.sml.profiles import PROFILES, get_profile
+from smgwd.meters.sml.profiles import PROFILES, SmlProfile, get_profile
+from smgwd.reading import Reading
 from smgwd.meters.sml.stream import FrameDecoded, FrameFailed, SmlFrameReader, decode_bare_messages
 
 EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2
@@ -38,6 +40,44 @@ def _read(path: str, binary: bool) -> bytes:
     return bytes.fromhex(digits.decode("ascii"))
 
 
+_CHUNK = 1 << 16
+
+
+def _results(data: bytes, profile: SmlProfile, crc: CrcPolicy | None) -> Iterator[FrameDecoded | FrameFailed]:
+    """Frame by frame, so that a long capture is printed as it is decoded, not held."""
+    if START not in data:
+        yield decode_bare_messages(data, profile, crc)
+        return
+    reader = SmlFrameReader(profile, crc)
+    for start in range(0, len(data), _CHUNK):
+        yield from reader.feed(data[start : start + _CHUNK])
+    yield from reader.feed(b"")
+
+
+class _Output:
+    """JSON Lines as the frames come; a table or COSEM/XML once all readings are in."""
+
+    def __init__(self, form: str) -> None:
+        self.form = form
+        self.lines = JsonLines("sml")
+        self.held: list[tuple[list[Reading], dict[str, Any]]] = []
+
+    def add(self, readings: list[Reading], extra: dict[str, Any]) -> None:
+        if self.form == "jsonl":
+            sys.stdout.write(self.lines.lines(readings, **extra))
+        else:
+            self.held.append((readings, extra))
+
+    def finish(self) -> None:
+        if self.form == "xml":
+            from smgwd.cosem import xml_josef
+            from smgwd.meters.cosem_map import logical_devices
+
+            sys.stdout.buffer.write(xml_josef.encode(logical_devices([r for batch, _ in self.held for r in batch])))
+        elif self.form == "table":
+            write_table([reading_record(r, "sml", **extra) for batch, extra in self.held for r in batch], sys.stdout)
+
+
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Decode the capture named in ``args``; returns the exit status."""
     if args.list_profiles:
@@ -58,22 +98,17 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"smgwctl: {args.file}: {error}", file=sys.stderr)
         return EXIT_REJECTED
 
-    if START in data:
-        reader = SmlFrameReader(profile, crc)
-        results = reader.feed(data) + reader.feed(b"")
-    else:
-        results = [decode_bare_messages(data, profile, crc)]
-
-    records: list[dict[str, Any]] = []
-    readings = []
-    rejected = False
-    for result in results:
+    # decoding makes many short-lived objects and no reference cycles: collect them less often
+    gc.set_threshold(50_000, 20, 100)
+    out = _Output(args.format)
+    decoded = rejected = False
+    for result in _results(data, profile, crc):
         if isinstance(result, FrameFailed):
-            rejected = True
+            decoded = rejected = True
             where = "stray bytes" if result.index is None else f"frame {result.index}"
             print(f"{where} at byte {result.offset} ({result.size} bytes): {result.reason}", file=sys.stderr)
             continue
-        assert isinstance(result, FrameDecoded)
+        decoded = decoded or bool(result.messages)
         for problem in result.problems:
             rejected = True
             print(f"frame {result.index} at byte {result.offset}: {problem}", file=sys.stderr)
@@ -85,19 +120,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         extra: dict[str, Any] = {"frame": result.index}
         if tolerated:
             extra["tolerated"] = tolerated  # deviations from SML v1.04 the profile accepted in this frame
-        records.extend(reading_record(r, "sml", **extra) for r in result.readings)
-        readings.extend(result.readings)
-    if not any(isinstance(result, FrameFailed) or result.messages for result in results):
+        out.add(result.readings, extra)
+    if not decoded:
         # empty input, or only fill bytes: nothing was decoded and nothing was rejected
         print("smgwctl: no SML frame or message found in the input", file=sys.stderr)
         return EXIT_REJECTED
-    if args.format == "xml":
-        from smgwd.cosem import xml_josef
-        from smgwd.meters.cosem_map import logical_devices
-
-        sys.stdout.buffer.write(xml_josef.encode(logical_devices(readings)))
-    elif args.format == "table":
-        write_table(records, sys.stdout)
-    else:
-        write_jsonl(records, sys.stdout)
+    out.finish()
     return EXIT_REJECTED if rejected else EXIT_OK

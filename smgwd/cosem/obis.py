@@ -62,10 +62,22 @@ class Obis:
 
     @classmethod
     def from_bytes(cls, data: bytes | bytearray | memoryview) -> Obis:
-        """Read the 6-byte octet-string form used on the wire."""
+        """Read the 6-byte octet-string form used on the wire.
+
+        Meters send the same few codes in every frame, so the codes read are
+        kept (immutable, at most ``_CACHE_SIZE`` of them) and handed out again.
+        """
         if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) != 6:
             raise ObisError(f"an OBIS code is exactly 6 bytes, got {data!r}")
-        return cls(*bytes(data))
+        key = bytes(data)
+        code = _FROM_BYTES.get(key)
+        if code is None:
+            code = cls(*key)
+            if cls is Obis:
+                if len(_FROM_BYTES) >= _CACHE_SIZE:
+                    _FROM_BYTES.clear()  # a hostile stream of distinct codes costs a refill, never memory
+                _FROM_BYTES[key] = code
+        return code
 
     def to_bytes(self) -> bytes:
         """The 6 wire bytes."""
@@ -84,6 +96,10 @@ class Obis:
     def hex(self) -> str:
         """12 lower-case hex digits, the form of DKE K461 logical names."""
         return self.to_bytes().hex()
+
+
+_CACHE_SIZE = 4096
+_FROM_BYTES: dict[bytes, Obis] = {}
 
 
 def _names(prefix: str, table: dict[str, str]) -> dict[Obis, str]:

@@ -12,7 +12,6 @@ is lost, and the COSEM mapping never sends such a time as a capture time.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
@@ -44,7 +43,7 @@ def implausible_meter_time(reading: Reading) -> bool:
 def flag_implausible(readings: Sequence[Reading]) -> list[Reading]:
     """``readings`` with the quirk added where the meter time is implausible (the others as they are)."""
     return [
-        replace(r, quirks=(*r.quirks, IMPLAUSIBLE_METER_TIME))
+        r._replace(quirks=(*r.quirks, IMPLAUSIBLE_METER_TIME))
         if IMPLAUSIBLE_METER_TIME not in r.quirks and implausible_meter_time(r) else r
         for r in readings
     ]

@@ -17,7 +17,7 @@ import asyncio
 import enum
 import logging
 import random
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Protocol
 
@@ -127,7 +127,7 @@ class MeterDriver:
             return
         now, quality = self.stamp()
         self.sink.on_readings(
-            [replace(r, meter_id=self.meter_id, gateway_time=now, time_quality=quality) for r in readings]
+            [r._replace(meter_id=self.meter_id, gateway_time=now, time_quality=quality) for r in readings]
         )
         self.stats.readings += len(readings)
 

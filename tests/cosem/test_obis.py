@@ -104,3 +104,13 @@ def test_describe_names_well_known_codes(text: str, name: str) -> None:
 def test_describe_unknown_is_none() -> None:
     assert describe(Obis.parse("1-0:1.8.0*1")) is None  # a billing period, not in the table
     assert describe(Obis.parse("1-0:99.99.99")) is None
+
+
+def test_codes_read_from_bytes_are_shared_and_their_cache_is_bounded() -> None:
+    from smgwd.cosem import obis as module
+
+    wire = b"\x01\x00\x01\x08\x00\xff"
+    assert Obis.from_bytes(wire) is Obis.from_bytes(bytearray(wire))
+    for k in range(module._CACHE_SIZE + 10):  # a stream of distinct codes
+        assert Obis.from_bytes(k.to_bytes(6, "big")) == Obis(*k.to_bytes(6, "big"))
+    assert len(module._FROM_BYTES) <= module._CACHE_SIZE

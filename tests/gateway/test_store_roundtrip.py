@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -65,7 +64,7 @@ _meters = (f"meter-{n}" for n in itertools.count())
 def test_readings_round_trip_through_the_database(store: tuple[Store, StoreReader], written: list[Reading]) -> None:
     writer, reader = store
     meter = next(_meters)
-    written = [replace(r, meter_id=meter) for r in written]
+    written = [r._replace(meter_id=meter) for r in written]
     writer.on_readings(written)
     assert writer.flush(10)
     # stored order is gateway time (none first), then arrival

@@ -23,7 +23,9 @@ def sml_time(draw: st.DrawFn) -> t.SmlTime:
     kind = draw(st.sampled_from(list(t.TimeKind)))
     value = draw(u32)
     if kind is t.TimeKind.LOCAL_TIMESTAMP:
-        return t.SmlTime(kind, value, draw(minutes), draw(minutes))
+        local = draw(minutes)
+        season = draw(st.integers(max(-24 * 60, -1439 - local), min(24 * 60, 1439 - local)))  # sum: a UTC offset
+        return t.SmlTime(kind, value, local, season)
     return t.SmlTime(kind, value)
 
 

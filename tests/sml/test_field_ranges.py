@@ -46,6 +46,12 @@ def test_local_offset_of_one_day_is_accepted() -> None:
     assert (time.local_offset, time.season_offset) == (1440, -1440)
 
 
+def test_offsets_that_add_up_to_a_day_or_more_are_a_range_error_not_a_crash_downstream() -> None:
+    part = b"\x72\x62\x03\x73\x65\x60\x00\x00\x00\x53\x05\xa0\x53\x00\x3c"  # +1440 + 60 minutes
+    with pytest.raises(SmlRangeError, match="localOffset 1440 \\+ seasonTimeOffset 60 minutes is not a UTC offset"):
+        decode_messages(list_message(valTime=part))
+
+
 class _Probe(bytes):
     """bytes that remember the highest index read one by one."""
 

@@ -7,7 +7,6 @@ Real store, real lab EMP over mutual TLS (the fixtures of test_delivery), and
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,10 +24,10 @@ __all__ = ["emp", "pki", "store"]  # fixtures
 def poison(base: Reading) -> list[Reading]:
     """The four poison readings found in the field, at the gateway time of ``base``."""
     return [
-        replace(base, meter_time=MeterTime(MeterTimeKind.UTC, 253402300800)),  # year 10000
-        replace(base, unit=25118),
-        replace(base, scaler=21247),
-        replace(base, status=-255),
+        base._replace(meter_time=MeterTime(MeterTimeKind.UTC, 253402300800)),  # year 10000
+        base._replace(unit=25118),
+        base._replace(scaler=21247),
+        base._replace(status=-255),
     ]
 
 

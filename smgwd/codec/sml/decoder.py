@@ -42,7 +42,8 @@ _I8 = (-0x80, 0x7F)
 _U16 = (0, 0xFFFF)
 _U32 = (0, 0xFFFF_FFFF)
 _U64 = (0, 0xFFFF_FFFF_FFFF_FFFF)
-_OFFSET = (-24 * 60, 24 * 60)
+_DAY_MINUTES = 24 * 60
+_OFFSET = (-_DAY_MINUTES, _DAY_MINUTES)  # each part; their sum must be a UTC offset (under a day)
 _UNIT, _SCALER, _STATUS, _TIME = _U8, _I8, _U64, _U32
 _INT_TYPES = {tl: ("i" if tl < 0x60 else "u") + str(8 * ((tl & 0x0F) - 1)) for tl in (*range(0x52, 0x5A), *range(0x62, 0x6A))}
 _TYPE_NAMES = {0x00: "octet string", 0x40: "boolean", 0x50: "integer", 0x60: "unsigned", 0x70: "list"}
@@ -237,6 +238,10 @@ class _Reader:
             ts, q = _int(d, q, name + ".timestamp", _TIME)
             off, q = _int(d, q, name + ".localOffset", _OFFSET)
             season, q = _int(d, q, name + ".seasonTimeOffset", _OFFSET)
+            if not -_DAY_MINUTES < off + season < _DAY_MINUTES:
+                raise SmlRangeError(
+                    f"{name}: localOffset {off} + seasonTimeOffset {season} minutes is not a UTC offset", p
+                )
             return t.SmlTime(t.TimeKind.LOCAL_TIMESTAMP, ts, off, season), q
         raise SmlSyntaxError(f"{name}: unknown SML_Time choice {tag}", p)
 
@@ -293,9 +298,13 @@ class _Reader:
             p += 7
         else:
             obj_name, p = _octets(d, p, "ListEntry.objName")
-        if d[p] == 0x01:
+        b = d[p]
+        if b == 0x01:
             status = None
             p += 1
+        elif 0x62 <= b <= 0x69 and p + (b & 0x0F) <= len(d):  # Unsigned8..64: always in range
+            status = int.from_bytes(d[p + 1 : p + (b & 0x0F)], "big")
+            p += b & 0x0F
         else:
             status, p = _int(d, p, "ListEntry.status", _STATUS)
         if d[p] == 0x01:
@@ -621,8 +630,11 @@ def _decode_message(data: bytes, pos: int, dialect: SmlDialect) -> tuple[t.SmlMe
     start = pos
     p = _list(data, pos, 6, "SML_Message")
     transaction_id, p = _octets(data, p, "SML_Message.transactionId")
-    group_no, p = _int(data, p, "SML_Message.groupNo", _U8)
-    abort_on_error, p = _int(data, p, "SML_Message.abortOnError", _U8)
+    if data[p] == 0x62 and data[p + 2] == 0x62:  # the usual Unsigned8 encodings, read inline
+        group_no, abort_on_error, p = data[p + 1], data[p + 3], p + 4
+    else:
+        group_no, p = _int(data, p, "SML_Message.groupNo", _U8)
+        abort_on_error, p = _int(data, p, "SML_Message.abortOnError", _U8)
     tag_pos = _list(data, p, 2, "SML_MessageBody")
     tag, q = _int(data, tag_pos, "SML_MessageBody.tag")
     body_reader = _BODY_READERS.get(tag)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Union
+from typing import NamedTuple, Union
 
 from smgwd.codec.crc import CrcKind
 
@@ -24,8 +24,7 @@ class TimeKind(enum.IntEnum):
     LOCAL_TIMESTAMP = 3
 
 
-@dataclass(frozen=True, slots=True)
-class SmlTime:
+class SmlTime(NamedTuple):
     """SML_Time: a meter's seconds index, a UTC Unix timestamp, or a local timestamp.
 
     ``local_offset`` and ``season_offset`` (minutes) belong to LOCAL_TIMESTAMP.
@@ -44,9 +43,12 @@ class SmlTime:
 SmlValue = Union[bool, int, bytes, SmlTime]
 
 
-@dataclass(frozen=True, slots=True)
-class ListEntry:
-    """SML_ListEntry: one value of a GetList.Res (objName is a 6-byte OBIS code)."""
+class ListEntry(NamedTuple):
+    """SML_ListEntry: one value of a GetList.Res (objName is a 6-byte OBIS code).
+
+    A named tuple, like :class:`SmlTime`: the two are made for every value of
+    every frame, and a named tuple is made five times faster than a frozen dataclass.
+    """
 
     obj_name: bytes
     value: SmlValue

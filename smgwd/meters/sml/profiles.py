@@ -20,7 +20,7 @@ Facts behind the fixes (see tests/data/sml/README.md and reference/sml.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterable
 
 from smgwd.codec.crc import CrcPolicy
@@ -133,7 +133,7 @@ def apply_fixes(profile: SmlProfile, readings: list[Reading], value_types: list[
             raw = reading.raw
             if reading.obis == POWER_SIGNED and vtype in ("i8", "i16") and isinstance(raw, int) and raw < 0:
                 bits = int(vtype[1:])
-                out[k] = replace(reading, raw=raw + (1 << bits), wire_raw=raw, quirks=reading.quirks + ("dzg_dvs74_sign",))
+                out[k] = reading._replace(raw=raw + (1 << bits), wire_raw=raw, quirks=reading.quirks + ("dzg_dvs74_sign",))
     rule = profile.direction
     status = None if rule is None else next((r.status for r in out if r.obis == rule.status_obis), None)
     if rule is not None and status is not None:
@@ -143,7 +143,7 @@ def apply_fixes(profile: SmlProfile, readings: list[Reading], value_types: list[
             if reading.obis != rule.source or isinstance(raw, (bool, bytes)):
                 continue
             signed = -raw if feed_in and raw > 0 else raw
-            fixed = replace(reading, obis=rule.target, raw=signed, wire_raw=raw, quirks=reading.quirks + (rule.name,))
+            fixed = reading._replace(obis=rule.target, raw=signed, wire_raw=raw, quirks=reading.quirks + (rule.name,))
             if rule.target != rule.source:
                 out.append(fixed)
             elif signed != raw:

@@ -68,8 +68,14 @@ def _list_readings(body: t.GetListResponse, profile: SmlProfile, result: SmlResu
     readings: list[Reading] = []
     types: list[str | None] = []
     for e in body.entries:
-        time = meter_time(e.val_time) or default_time
-        reading = _entry_reading(meter, e.obj_name, e.value, e.scaler, e.unit, e.status, time, result)
+        time = default_time if e.val_time is None else meter_time(e.val_time)
+        value = e.value
+        if len(e.obj_name) == 6 and not isinstance(value, t.SmlTime):  # the usual entry, inline
+            reading: Reading | None = Reading(
+                meter, Obis.from_bytes(e.obj_name), value, e.scaler or 0, e.unit or None, e.status, time
+            )
+        else:
+            reading = _entry_reading(meter, e.obj_name, value, e.scaler, e.unit, e.status, time, result)
         if reading is not None:
             readings.append(reading)
             types.append(e.value_type)
