@@ -2,11 +2,12 @@
 
 import sys
 
-from tests.bench import cms, daemon, decode_cli, delivery, sim_push, sml_decode, store_ingest
+from tests.bench import cms, daemon, decode_cli, delivery, mbus_records, sim_push, sml_decode, store_ingest
 
 BENCHMARKS = {
     "sml": sml_decode.main,
     "decode": decode_cli.main,
+    "mbus": mbus_records.main,
     "sim": sim_push.main,
     "store": store_ingest.main,
     "daemon": daemon.main,
