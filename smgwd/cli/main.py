@@ -63,6 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="output: JSON Lines (default), a table, or COSEM/XML (one logical device per meter)",
     )
 
+    wmbus = protocols.add_parser(
+        "wmbus",
+        help="wireless M-Bus (OMS) telegrams, or what a receiver delivers",
+        description=(
+            "Decode wireless M-Bus telegrams: one hex telegram per line, from the L-field, link "
+            "CRCs optional (#-comments and blank lines skipped). Telegrams of a meter are read in "
+            "order, so compact frames follow their full frame. Prints JSON Lines, one object per "
+            "reading; what is rejected goes to stderr, one line each, naming the meter. Exit "
+            "status: 0 all decoded, 2 some telegram rejected (bad CRC, wrong or missing key, bad "
+            "MAC, truncated) or none found, 1 usage error."
+        ),
+    )
+    wmbus.add_argument("file", nargs="?", default="-", metavar="FILE", help="input file, or - for stdin (default)")
+    wmbus.add_argument(
+        "--key", action="append", metavar="[ID:]HEX",
+        help="AES-128 key (32 hex digits) for every meter, or ID:HEX for one meter (repeatable)",
+    )
+    wmbus.add_argument(
+        "--from", dest="source", choices=("im871a", "amb8465", "rtlwmbus"), default=None,
+        help="input is a receiver's output: dongle serial bytes as hex, or rtl_wmbus lines",
+    )
+    wmbus.add_argument(
+        "--link-crc", choices=("auto", "present", "absent"), default="auto",
+        help="whether the telegrams still carry their link-layer CRCs (default: detect)",
+    )
+
     config = commands.add_parser(
         "config",
         help="work with the gateway configuration",
@@ -266,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         from smgwd.cli.decode_sml import run
 
         return quiet_on_broken_pipe(lambda: run(args, parser))
+    if args.command == "decode" and args.protocol == "wmbus":
+        from smgwd.cli.decode_wmbus import run as decode_wmbus
+
+        return quiet_on_broken_pipe(lambda: decode_wmbus(args))
     if args.command == "config" and args.action == "check":
         from smgwd.cli.config_check import run as check
 

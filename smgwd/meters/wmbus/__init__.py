@@ -1,0 +1,1 @@
+"""Wireless M-Bus meters: telegrams to readings (keys, compact formats, duplicates, OBIS mapping)."""
