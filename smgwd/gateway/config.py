@@ -45,6 +45,7 @@ from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.config_limits import MAX_BYTES, LimitError, check_shape, read_limited
 from smgwd.gateway.timebase import NTP_PORT, NtpServer
+from smgwd.links.dongle import DongleLink
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
 from smgwd.meters.sml.profiles import PROFILES, SmlProfile
 
@@ -146,7 +147,7 @@ class MeterConfig:
 
     id: str
     link: LinkSpec
-    protocol: Literal["sml"] = "sml"
+    protocol: Literal["sml", "wmbus"] = "sml"
     mode: MeterMode = MeterMode.PULL  # default in the file: pull if the link takes requests, else push
     interval: float = 15.0  # pull: seconds between reads; push: the meter's push interval
     crc: CrcPolicy = CrcPolicy.AUTO  # default in the file: the profile's
@@ -158,6 +159,9 @@ class MeterConfig:
     username: str | None = None  # pull only
     password_file: Path | None = None  # pull only
     password: str | None = field(default=None, repr=False)  # password_file's content, no trailing newline
+    wmbus_id: str | None = None  # wmbus: the meter's 8-digit id (the A-field, as printed on the meter)
+    key_file: Path | None = None  # wmbus: file with the meter's AES-128 key (32 hex digits), mode 0600
+    key: bytes | None = field(default=None, repr=False)  # key_file's key
     enabled: bool = True
 
 
@@ -458,7 +462,7 @@ _METER_ID = _text(r"[A-Za-z0-9_.-]{1,64}", "1 to 64 of A-Z a-z 0-9 _ . -")
 _METER_FIELDS: dict[str, Check] = {
     "id": _METER_ID,
     "link": _link,
-    "protocol": _choice(("sml",)),
+    "protocol": _choice(("sml", "wmbus")),
     "mode": _choice(("pull", "push"), MeterMode),
     "interval": _seconds(),
     "crc": _choice(_CRC_NAMES, CrcPolicy),
@@ -469,8 +473,14 @@ _METER_FIELDS: dict[str, Check] = {
     "rediscover_interval": _seconds(),
     "username": _text(r"[^\x00-\x1f\x7f]{1,255}", "1 to 255 characters, no control characters"),
     "password_file": _path,
+    "wmbus_id": _text(r"[0-9A-Fa-f]{8}", "the meter's 8-digit id, e.g. \"12345678\""),
+    "key_file": _path,
     "enabled": _boolean,
 }
+_WMBUS_ONLY = ("wmbus_id", "key_file")
+_SML_ONLY = ("crc", "profile", "server_id", "timeout", "rediscover_interval", "username", "password_file")
+#: a wM-Bus meter's default send interval (seconds): silence is reported after 5 of them
+WMBUS_INTERVAL = 300.0
 
 _EMP_FIELDS: dict[str, Check] = {
     "id": _METER_ID,
@@ -494,6 +504,7 @@ _EMP_SECRETS = ("tls_key", "sig_key")
 
 _FORBIDDEN_METER_KEYS = {
     "password": f"secrets are not taken from the main config (expected password_file = path of {_SECRET_HINT})",
+    "key": f"secrets are not taken from the main config (expected key_file = path of {_SECRET_HINT})",
 }
 
 # the tables each key belongs in, for "retention_days belongs in [store]" when it is in the wrong one
@@ -627,6 +638,11 @@ def _meter(value: Any, key: str, base_dir: Path) -> MeterConfig:
         if required not in fields:
             raise _Problem(f"{key}.{required}", f"missing (expected {expected})")
     link: LinkSpec = fields["link"]
+    if fields.get("protocol") == "wmbus" or isinstance(link, DongleLink):
+        return _wmbus_meter(fields, key, base_dir)
+    for name in _WMBUS_ONLY:
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"only a wM-Bus meter has a {name} (expected protocol = \"wmbus\")")
     if not (link.can_request or link.can_stream):
         raise _Problem(f"{key}.link", f"{link} can carry neither pull nor push (expected a tcp:// or serial:// link)")
     mode = fields.setdefault("mode", MeterMode.PULL if link.can_request else MeterMode.PUSH)
@@ -647,6 +663,40 @@ def _meter(value: Any, key: str, base_dir: Path) -> MeterConfig:
     return MeterConfig(**fields)
 
 
+def _wmbus_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfig:
+    """A ``protocol = "wmbus"`` meter: a dongle link, the meter's id, its key from a 0600 file."""
+    link = fields["link"]
+    if fields.get("protocol") != "wmbus":
+        raise _Problem(f"{key}.protocol", f"{link.kind}:// is a wM-Bus receiver (expected protocol = \"wmbus\")")
+    if not isinstance(link, DongleLink):
+        raise _Problem(f"{key}.link", f"a wM-Bus meter is heard through a dongle, not {link.kind}:// "
+                                      "(expected im871a:///dev/ttyUSB0 or amb8465:///dev/ttyUSB0)")
+    for name in _SML_ONLY:
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"a wM-Bus meter has no {name} (it is an SML setting)")
+    if fields.get("mode", MeterMode.PUSH) is not MeterMode.PUSH:
+        raise _Problem(f"{key}.mode", "a wM-Bus meter sends by itself (expected mode = \"push\", or no mode)")
+    if "wmbus_id" not in fields:
+        raise _Problem(f"{key}.wmbus_id", "missing (expected the meter's 8-digit id, e.g. \"12345678\")")
+    fields["wmbus_id"] = fields["wmbus_id"].lower()
+    fields["mode"] = MeterMode.PUSH
+    fields.setdefault("interval", WMBUS_INTERVAL)
+    if "key_file" in fields:
+        fields["key_file"] = _absolute(fields["key_file"], base_dir)
+        fields["key"] = _read_key(fields["key_file"], f"{key}.key_file")
+    return MeterConfig(**fields)
+
+
+def _read_key(path: Path, key: str) -> bytes:
+    """An AES-128 key from a secret file: 32 hex digits on one line (spaces allowed between bytes)."""
+    text = _read_secret(path, key, "an AES-128 key")
+    digits = "".join(text.split())
+    if len(digits) != 32 or not all(c in "0123456789abcdefABCDEF" for c in digits):
+        raise _Problem(key, f"{path} does not hold an AES-128 key (expected 32 hex digits on one line; "
+                            f"it holds {len(digits)} characters)")
+    return bytes.fromhex(digits)
+
+
 def _check_shared_links(meters: list[MeterConfig]) -> None:
     """Enabled meters on one wire need different server_ids to tell them apart."""
     wires: dict[tuple[str, str], list[int]] = {}
@@ -655,6 +705,9 @@ def _check_shared_links(meters: list[MeterConfig]) -> None:
             wires.setdefault((meter.link.kind, meter.link.target), []).append(index)
     for (kind, target), indexes in wires.items():
         if len(indexes) < 2:
+            continue
+        if kind in ("im871a", "amb8465"):
+            _check_shared_dongle(meters, indexes, f"{kind}://{target}")
             continue
         if kind == "serial":
             # a serial port is opened exclusively by one driver; sharing one needs a line reader
@@ -674,6 +727,22 @@ def _check_shared_links(meters: list[MeterConfig]) -> None:
                                f"{server_id.hex()!r} is also the server_id of meters[{seen[server_id]}] on the same "
                                f"link {kind}://{target} (expected different server_ids on a shared link)")
             seen[server_id] = index
+
+
+def _check_shared_dongle(meters: list[MeterConfig], indexes: list[int], where: str) -> None:
+    """Meters on one dongle: one link URL (one radio mode, one speed) and different wM-Bus ids."""
+    first = meters[indexes[0]]
+    seen: dict[str | None, int] = {}
+    for index in indexes:
+        meter = meters[index]
+        if meter.link != first.link:
+            raise _Problem(f"meters[{index}].link", f"{meter.link} and meters[{indexes[0]}]'s {first.link} are one "
+                                                    f"dongle {where} (expected the same link URL on one dongle)")
+        if meter.wmbus_id in seen:
+            raise _Problem(f"meters[{index}].wmbus_id",
+                           f"{meter.wmbus_id!r} is also the wmbus_id of meters[{seen[meter.wmbus_id]}] on {where} "
+                           "(expected one entry per meter)")
+        seen[meter.wmbus_id] = index
 
 
 def _open_private(path: Path, key: str) -> int:
@@ -701,7 +770,7 @@ def _check_private(path: Path, key: str) -> None:
     os.close(_open_private(path, key))
 
 
-def _read_secret(path: Path, key: str) -> str:
+def _read_secret(path: Path, key: str, what: str = "a password") -> str:
     """The content of a secret file without its trailing newline, if only its owner can access it."""
     fd = _open_private(path, key)
     try:
@@ -711,7 +780,7 @@ def _read_secret(path: Path, key: str) -> str:
             chunks.append(chunk)
             size += len(chunk)
             if size > SECRET_MAX_BYTES:
-                raise _Problem(key, f"{path} is larger than {SECRET_MAX_BYTES} bytes (expected a password)")
+                raise _Problem(key, f"{path} is larger than {SECRET_MAX_BYTES} bytes (expected {what})")
     except OSError as error:
         raise _Problem(key, f"cannot read {path}: {error.strerror} (expected {_SECRET_HINT})") from None
     finally:
@@ -719,10 +788,10 @@ def _read_secret(path: Path, key: str) -> str:
     try:
         secret = b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError:
-        raise _Problem(key, f"{path} is not UTF-8 text (expected a password)") from None
+        raise _Problem(key, f"{path} is not UTF-8 text (expected {what})") from None
     secret = secret.removesuffix("\n").removesuffix("\r")
     if secret == "":
-        raise _Problem(key, f"{path} is empty (expected a password)")
+        raise _Problem(key, f"{path} is empty (expected {what})")
     if "\n" in secret or "\r" in secret:
-        raise _Problem(key, f"{path} has more than one line (expected one line with the password)")
+        raise _Problem(key, f"{path} has more than one line (expected one line with the {what.split(' ', 1)[1]})")
     return secret

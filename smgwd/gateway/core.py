@@ -41,6 +41,7 @@ from smgwd.gateway.plausibility import flag_implausible
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.gateway.store import Store
 from smgwd.gateway.timebase import QualityChange, Timebase
+from smgwd.links.dongle import DongleLink
 from smgwd.links.tcp import TcpLink
 from smgwd.meters.driver import LinkState, MeterDriver
 from smgwd.meters.sml.pull_driver import SmlPullDriver
@@ -57,6 +58,14 @@ RETENTION_EVERY = 86_400.0
 
 def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
     """The driver for one configured meter (the configuration has checked link and mode)."""
+    if meter.protocol == "wmbus":
+        from smgwd.meters.wmbus.receiver import WmbusDriver
+
+        assert isinstance(meter.link, DongleLink) and meter.wmbus_id is not None
+        return WmbusDriver(
+            meter.id, meter.link, meter.wmbus_id, meter.key, gateway, gateway.stamp, gateway,
+            interval=meter.interval, silence_intervals=meter.silence_intervals,
+        )
     if meter.mode is MeterMode.PULL:
         assert isinstance(meter.link, TcpLink)
         return SmlPullDriver(

@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote
 from smgwd.links.stream import READ_CHUNK, LinkUnavailable
 from smgwd.links.url import SERIAL_EXAMPLE, LinkError, LinkSpec
 
-__all__ = ["SerialLink", "SerialStream", "open_serial"]
+__all__ = ["SerialLink", "SerialStream", "check_device_path", "device_url_parts", "open_port", "open_serial", "quote_path"]
 
 _DIGITS = re.compile(r"[0-9]+")
 # characters left as they are in a serial URL's path (everything else is %-encoded)
@@ -49,27 +49,10 @@ class SerialLink(LinkSpec):
     @classmethod
     def from_url(cls, url: str) -> Self:
         if url.startswith("/"):
-            raw_path, _, query = url.partition("?")
-            path = raw_path  # a bare path is a file name, not %-encoded
+            path, _, query = url.partition("?")  # a bare path is a file name, not %-encoded
+            check_device_path(path, SERIAL_EXAMPLE)
         else:
-            rest = url[len("serial://"):]
-            if not rest.startswith("/"):
-                device = rest.partition("?")[0]
-                raise LinkError(
-                    f"the device path {device!r} is not absolute: write serial:///{device}, with three slashes",
-                    SERIAL_EXAMPLE,
-                )
-            if "#" in rest:
-                raise LinkError("a serial link takes no fragment ('#')", SERIAL_EXAMPLE)
-            raw_path, _, query = rest.partition("?")
-            try:
-                path = unquote(raw_path, errors="strict")
-            except UnicodeDecodeError:
-                raise LinkError(f"{raw_path!r} has %-escapes that are not UTF-8", SERIAL_EXAMPLE) from None
-        if path.rstrip("/") == "" or path.endswith("/"):
-            raise LinkError(f"{path!r} is a directory, not a device", SERIAL_EXAMPLE)
-        if "\0" in path:
-            raise LinkError("the device path contains a NUL character", SERIAL_EXAMPLE)
+            path, query = device_url_parts(url, "serial", SERIAL_EXAMPLE)
         return cls(path, **_serial_params(query))
 
     @property
@@ -78,9 +61,41 @@ class SerialLink(LinkSpec):
 
     def __str__(self) -> str:
         return (
-            f"serial://{quote(self.path, safe=_PATH_SAFE)}"
+            f"serial://{quote_path(self.path)}"
             f"?baud={self.baud}&parity={self.parity}&bytesize={self.bytesize}&stopbits={self.stopbits}"
         )
+
+
+def device_url_parts(url: str, kind: str, example: str) -> tuple[str, str]:
+    """``kind:///dev/x?query`` -> (the %-decoded device path, the query); raises :class:`LinkError`."""
+    rest = url[len(kind) + 3:]
+    if not rest.startswith("/"):
+        device = rest.partition("?")[0]
+        raise LinkError(
+            f"the device path {device!r} is not absolute: write {kind}:///{device}, with three slashes", example
+        )
+    if "#" in rest:
+        raise LinkError(f"a {kind} link takes no fragment ('#')", example)
+    raw_path, _, query = rest.partition("?")
+    try:
+        path = unquote(raw_path, errors="strict")
+    except UnicodeDecodeError:
+        raise LinkError(f"{raw_path!r} has %-escapes that are not UTF-8", example) from None
+    check_device_path(path, example)
+    return path, query
+
+
+def check_device_path(path: str, example: str) -> None:
+    """Refuse a directory or a path with NUL as a device."""
+    if path.rstrip("/") == "" or path.endswith("/"):
+        raise LinkError(f"{path!r} is a directory, not a device", example)
+    if "\0" in path:
+        raise LinkError("the device path contains a NUL character", example)
+
+
+def quote_path(path: str) -> str:
+    """A device path as it is written in a link URL."""
+    return quote(path, safe=_PATH_SAFE)
 
 
 def _serial_params(query: str) -> dict[str, Any]:
@@ -166,14 +181,19 @@ class SerialStream:
 
 
 def _open_port(link: SerialLink) -> SerialStream:
+    return open_port(link, link.path, link.baud, link.parity, link.bytesize, link.stopbits)
+
+
+def open_port(link: LinkSpec, path: str, baud: int, parity: str = "N", bytesize: int = 8,
+              stopbits: int = 1) -> SerialStream:
+    """Open ``path`` exclusively with pyserial (blocking: call it in a thread)."""
     try:
         import serial
     except ImportError as error:  # pragma: no cover - pyserial is a runtime dependency
         raise LinkUnavailable(f"{link}: pyserial is not installed ({error})") from None
     try:
         port = serial.Serial(
-            link.path, baudrate=link.baud, parity=link.parity, bytesize=link.bytesize,
-            stopbits=link.stopbits, timeout=0, exclusive=True,
+            path, baudrate=baud, parity=parity, bytesize=bytesize, stopbits=stopbits, timeout=0, exclusive=True,
         )
     except (serial.SerialException, OSError, ValueError) as error:
         raise LinkUnavailable(f"{link}: {error}") from None

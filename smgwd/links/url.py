@@ -38,13 +38,13 @@ __all__ = [
 LINK_KINDS: dict[str, str] = {
     "tcp": "smgwd.links.tcp:TcpLink",
     "serial": "smgwd.links.serial:SerialLink",
+    "im871a": "smgwd.links.dongle:Im871aLink",
+    "amb8465": "smgwd.links.dongle:Amb8465Link",
 }
 
 #: link kinds of the design that have no implementation yet -> (what they are, an example URL).
 NOT_SUPPORTED_YET: dict[str, tuple[str, str]] = {
     "rs485": ("RS-485 bus links", "rs485:///dev/ttyS0?baud=9600"),
-    "im871a": ("iM871A wM-Bus USB sticks", "im871a:///dev/ttyUSB0"),
-    "amb8465": ("AMB8465 wM-Bus USB sticks", "amb8465:///dev/ttyUSB0"),
 }
 
 TCP_EXAMPLE = "tcp://192.168.1.50:33333"

@@ -63,6 +63,7 @@ class TelegramResult:
     error: WmbusError | MbusError | None = None
     first: bool = False
     duplicate: bool = False
+    rssi: float | None = None  # dBm, when the receiver reports it
 
     @property
     def meter_id(self) -> str | None:
