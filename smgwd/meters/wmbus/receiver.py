@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from smgwd.links.dongle import DongleLink
 from smgwd.links.stream import open_stream
-from smgwd.meters.driver import Backoff, DriverEvents, MeterDriver, ReadingSink, SessionEnded, Stamp
+from smgwd.meters.driver import Backoff, DriverEvents, LinkState, MeterDriver, ReadingSink, SessionEnded, Stamp
 from smgwd.meters.wmbus.dongles import DongleError, Heard, host_for
 from smgwd.meters.wmbus.reader import TelegramReader, TelegramResult
 
@@ -231,7 +231,6 @@ class WmbusDriver(MeterDriver):
         loop = asyncio.get_running_loop()
         last_good = loop.time()
         problem = ""
-        announced = False
         try:
             while True:
                 try:
@@ -246,15 +245,15 @@ class WmbusDriver(MeterDriver):
                     problem = str(result.error)
                     if result.first:
                         self.error(type(result.error).__name__, problem)
+                        self._set_state(LinkState.DOWN, f"telegrams rejected: {problem}")
                     else:
                         self.stats.errors += 1
                     continue
                 self.stats.frames += 1
                 last_good = loop.time()
                 problem = ""
-                if not announced:
+                if self.state is not LinkState.UP:
                     self.connected()
-                    announced = True
                 self.deliver([item.reading for item in result.readings])
         finally:
             receiver.unsubscribe(self.wmbus_id, queue)

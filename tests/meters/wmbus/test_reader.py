@@ -90,3 +90,18 @@ def test_electricity_import_export_and_phases() -> None:
     assert got["1-0:2.8.0*255"] == 100
     assert got["1-0:1.7.0*255"] == 16
     assert got["1-0:1.7.1*255"] == 5  # DIFE tariff 1 -> E = 1
+
+
+def test_heat_and_hca_codes() -> None:
+    """The codes the README promises: heat registers from the A = 6 table, HCA units in the private range."""
+    heat = Address.of("ZRI", "00000007", 0x01, 0x04)
+    records = bytes.fromhex("0406" "39300000" "0413" "10270000" "022b" "e803" "025a" "5802" "025e" "2c01")
+    tpl = TransportHeader(0x7A, 1, 0, config_word(0, 0))
+    result = TelegramReader().read(encode_telegram(LinkHeader(0x44, heat), tpl, records))
+    got = {str(r.reading.obis): (r.reading.raw, r.reading.scaler) for r in result.readings}
+    assert got == {"6-0:1.0.0*255": (12345, 3), "6-0:2.0.0*255": (10000, -3), "6-0:8.0.0*255": (1000, 0),
+                   "6-0:10.0.0*255": (600, -1), "6-0:11.0.0*255": (300, -1)}
+    hca = Address.of("QDS", "00001234", 0x35, 0x08)
+    result = TelegramReader().read(encode_telegram(LinkHeader(0x44, hca), tpl, bytes.fromhex("026e" "2a00")))
+    assert [(str(r.reading.obis), r.reading.raw, r.record.quantity) for r in result.readings] == [
+        ("4-0:139.0.0*255", 42, "hca")]
