@@ -45,7 +45,7 @@ from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.config_limits import MAX_BYTES, LimitError, check_shape, read_limited
 from smgwd.gateway.timebase import NTP_PORT, NtpServer
-from smgwd.links.dongle import DongleLink
+from smgwd.links.dongle import WmbusReceiverLink
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
 from smgwd.meters.sml.profiles import PROFILES, SmlProfile
 
@@ -638,7 +638,7 @@ def _meter(value: Any, key: str, base_dir: Path) -> MeterConfig:
         if required not in fields:
             raise _Problem(f"{key}.{required}", f"missing (expected {expected})")
     link: LinkSpec = fields["link"]
-    if fields.get("protocol") == "wmbus" or isinstance(link, DongleLink):
+    if fields.get("protocol") == "wmbus" or isinstance(link, WmbusReceiverLink):
         return _wmbus_meter(fields, key, base_dir)
     for name in _WMBUS_ONLY:
         if name in fields:
@@ -668,9 +668,9 @@ def _wmbus_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfi
     link = fields["link"]
     if fields.get("protocol") != "wmbus":
         raise _Problem(f"{key}.protocol", f"{link.kind}:// is a wM-Bus receiver (expected protocol = \"wmbus\")")
-    if not isinstance(link, DongleLink):
+    if not isinstance(link, WmbusReceiverLink):
         raise _Problem(f"{key}.link", f"a wM-Bus meter is heard through a dongle, not {link.kind}:// "
-                                      "(expected im871a:///dev/ttyUSB0 or amb8465:///dev/ttyUSB0)")
+                                      "(expected im871a:///dev/ttyUSB0, amb8465:///dev/ttyUSB0 or rtlwmbus:///run/smgwd/rtlwmbus)")
     for name in _SML_ONLY:
         if name in fields:
             raise _Problem(f"{key}.{name}", f"a wM-Bus meter has no {name} (it is an SML setting)")
@@ -706,7 +706,7 @@ def _check_shared_links(meters: list[MeterConfig]) -> None:
     for (kind, target), indexes in wires.items():
         if len(indexes) < 2:
             continue
-        if kind in ("im871a", "amb8465"):
+        if kind in ("im871a", "amb8465", "rtlwmbus"):
             _check_shared_dongle(meters, indexes, f"{kind}://{target}")
             continue
         if kind == "serial":

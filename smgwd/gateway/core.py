@@ -41,7 +41,7 @@ from smgwd.gateway.plausibility import flag_implausible
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.gateway.store import Store
 from smgwd.gateway.timebase import QualityChange, Timebase
-from smgwd.links.dongle import DongleLink
+from smgwd.links.dongle import WmbusReceiverLink
 from smgwd.links.tcp import TcpLink
 from smgwd.meters.driver import LinkState, MeterDriver
 from smgwd.meters.sml.pull_driver import SmlPullDriver
@@ -61,7 +61,7 @@ def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
     if meter.protocol == "wmbus":
         from smgwd.meters.wmbus.receiver import WmbusDriver
 
-        assert isinstance(meter.link, DongleLink) and meter.wmbus_id is not None
+        assert isinstance(meter.link, WmbusReceiverLink) and meter.wmbus_id is not None
         return WmbusDriver(
             meter.id, meter.link, meter.wmbus_id, meter.key, gateway, gateway.stamp, gateway,
             interval=meter.interval, silence_intervals=meter.silence_intervals,

@@ -1,4 +1,5 @@
-"""wM-Bus USB dongles as links: ``im871a:///dev/ttyUSB0?mode=c1,t1`` and ``amb8465:///dev/ttyUSB0?mode=t1``.
+"""wM-Bus receivers as links: USB dongles (``im871a:///dev/ttyUSB0?mode=c1,t1``,
+``amb8465:///dev/ttyUSB0?mode=t1``) and rtl_wmbus output through a FIFO (``rtlwmbus:///run/smgwd/rtlwmbus``).
 
 How this works: a dongle is a serial port with a host protocol on top (the codecs in
 :mod:`smgwd.codec.wmbus.im871a` and :mod:`smgwd.codec.wmbus.amb8465`; the wM-Bus meter
@@ -6,19 +7,27 @@ driver speaks it). The link only names the port, its speed and the radio mode th
 receiver is set to at start: ``t1``, ``c1``, ``s1`` or both ``c1,t1`` (what most OMS meters
 send). Opening is a plain exclusive serial open. Use the ``/dev/serial/by-id/...`` name of
 the dongle: it survives replugging and reordering of ttyUSB numbers.
+
+An SDR receiver runs outside smgwd (``rtl_sdr -f 868.95M -s 1600000 - | rtl_wmbus >
+/run/smgwd/rtlwmbus``, its own unit); smgwd reads its text lines from the FIFO, opened read
+and write so that a restarting rtl_wmbus is not an end of stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
+import os
+import stat
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from smgwd.links.serial import SerialStream, device_url_parts, open_port, quote_path
+from smgwd.links.stream import LinkUnavailable
 from smgwd.links.url import LinkError, LinkSpec
 
-__all__ = ["Amb8465Link", "DongleLink", "Im871aLink", "RADIO_MODES", "open_dongle"]
+__all__ = ["Amb8465Link", "DongleLink", "Im871aLink", "RADIO_MODES", "RtlWmbusLink", "WmbusReceiverLink",
+           "open_dongle", "open_fifo"]
 
 #: radio modes a dongle can be set to (the meters' wM-Bus modes it then hears)
 RADIO_MODES = ("t1", "c1", "s1", "c1,t1")
@@ -26,14 +35,44 @@ _PARAMS = ("mode", "baud")
 
 
 @dataclass(frozen=True, slots=True)
-class DongleLink(LinkSpec):
-    """A wM-Bus receiver on a serial port; subclasses name the dongle and its default speed."""
+class WmbusReceiverLink(LinkSpec):
+    """Where wM-Bus telegrams of many meters arrive: a dongle, or rtl_wmbus lines."""
 
     path: str
+
+    can_stream: ClassVar[bool] = True
+
+    @property
+    def target(self) -> str:
+        return self.path
+
+
+@dataclass(frozen=True, slots=True)
+class RtlWmbusLink(WmbusReceiverLink):
+    """``rtlwmbus:///run/smgwd/rtlwmbus``: a FIFO that rtl_wmbus writes its lines into."""
+
+    kind: ClassVar[str] = "rtlwmbus"
+    example: ClassVar[str] = "rtlwmbus:///run/smgwd/rtlwmbus"
+    opener: ClassVar[str] = "smgwd.links.dongle:open_fifo"
+
+    @classmethod
+    def from_url(cls, url: str) -> Self:
+        path, query = device_url_parts(url, cls.kind, cls.example)
+        if query:
+            raise LinkError(f"an rtlwmbus link takes no parameters, not {query!r}", cls.example)
+        return cls(path)
+
+    def __str__(self) -> str:
+        return f"{self.kind}://{quote_path(self.path)}"
+
+
+@dataclass(frozen=True, slots=True)
+class DongleLink(WmbusReceiverLink):
+    """A wM-Bus receiver on a serial port; subclasses name the dongle and its default speed."""
+
     mode: str = "c1,t1"
     baud: int = 0  # 0: the dongle's default
 
-    can_stream: ClassVar[bool] = True
     opener: ClassVar[str] = "smgwd.links.dongle:open_dongle"
     default_baud: ClassVar[int] = 0
 
@@ -60,10 +99,6 @@ class DongleLink(LinkSpec):
                 raise LinkError(f"baud {params['baud']!r} is not a rate between 1200 and 921600", cls.example)
             baud = int(params["baud"])
         return cls(path, mode, baud)
-
-    @property
-    def target(self) -> str:
-        return self.path
 
     def __str__(self) -> str:
         return f"{self.kind}://{quote_path(self.path)}?mode={self.mode}&baud={self.baud}"
@@ -99,3 +134,23 @@ async def open_dongle(link: LinkSpec, timeout: float) -> SerialStream:
     """Open a dongle's serial port (8N1, exclusively)."""
     assert isinstance(link, DongleLink)
     return await asyncio.to_thread(open_port, link, link.path, link.baud)
+
+
+def _open_fifo(link: RtlWmbusLink) -> SerialStream:
+    try:
+        info = os.stat(link.path)
+    except OSError as error:
+        raise LinkUnavailable(f"{link}: {error.strerror} (create it: mkfifo -m 0660 {link.path})") from None
+    if not stat.S_ISFIFO(info.st_mode):
+        raise LinkUnavailable(f"{link}: {link.path} is not a FIFO (expected one made with mkfifo)")
+    try:
+        fd = os.open(link.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise LinkUnavailable(f"{link}: {error.strerror}") from None
+    return SerialStream(os.fdopen(fd, "rb", buffering=0), str(link))
+
+
+async def open_fifo(link: LinkSpec, timeout: float) -> SerialStream:
+    """Open the FIFO rtl_wmbus writes into (read and write: no end of stream when it restarts)."""
+    assert isinstance(link, RtlWmbusLink)
+    return _open_fifo(link)

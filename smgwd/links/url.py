@@ -40,6 +40,7 @@ LINK_KINDS: dict[str, str] = {
     "serial": "smgwd.links.serial:SerialLink",
     "im871a": "smgwd.links.dongle:Im871aLink",
     "amb8465": "smgwd.links.dongle:Amb8465Link",
+    "rtlwmbus": "smgwd.links.dongle:RtlWmbusLink",
 }
 
 #: link kinds of the design that have no implementation yet -> (what they are, an example URL).

@@ -191,8 +191,8 @@ def test_prefixed_text_parses_or_raises_link_error(prefix: str, tail: str) -> No
         ("ttyUSB0", "'ttyUSB0' is not a link URL; a device path starts with '/'"),
         ("meter", "'meter' is not a link URL (no scheme:// in front)"),
         ("tpc://127.0.0.1:33333", "unknown link kind 'tpc://' (did you mean tcp://?)"),
-        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://)"),
-        ("rs485:///dev/ttyS0", "rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://"),
+        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://, rtlwmbus://)"),
+        ("rs485:///dev/ttyS0", "rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://, rtlwmbus://"),
         ("im871a://dev/ttyUSB0", "the device path 'dev/ttyUSB0' is not absolute: write im871a:///dev/ttyUSB0, with three slashes"),
         ("amb8465:///dev/ttyUSB0?mode=x1", "radio mode 'x1' is not one of t1, c1, s1, c1,t1"),
         ("im871a:///dev/ttyUSB0?mdoe=t1", "im871a parameter 'mdoe=t1' unknown (did you mean mode?)"),
@@ -274,7 +274,7 @@ class LoopLink(LinkSpec):
 
 
 def test_link_kinds_table_is_data() -> None:
-    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465"}
+    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465", "rtlwmbus"}
     assert link_class("tcp") is TcpLink and link_class("serial") is SerialLink
     assert all(isinstance(target, str) and ":" in target for target in LINK_KINDS.values())
 

@@ -1,6 +1,7 @@
 """The host side of the wM-Bus dongles: set up the radio, take telegrams out, reset a silent stick.
 
-How this works: a :class:`DongleHost` wraps the dongle's incremental decoder
+How this works: a :class:`DongleHost` (one per receiver kind; rtl_wmbus lines have a trivial
+one) wraps the dongle's incremental decoder
 (:mod:`smgwd.codec.wmbus.im871a` / :mod:`~smgwd.codec.wmbus.amb8465`) and talks over a
 :class:`~smgwd.links.stream.ByteStream`. ``setup`` sends the configuration the link names
 and waits for each answer (telegrams that arrive meanwhile are kept); ``feed`` turns read
@@ -27,7 +28,8 @@ from typing import Callable, TypeVar
 from smgwd.codec.wmbus import WmbusError
 from smgwd.codec.wmbus import amb8465 as amb
 from smgwd.codec.wmbus import im871a as imst
-from smgwd.links.dongle import Amb8465Link, DongleLink, Im871aLink
+from smgwd.codec.wmbus.rtlwmbus import RtlWmbusDecoder
+from smgwd.links.dongle import Amb8465Link, DongleLink, Im871aLink, RtlWmbusLink, WmbusReceiverLink
 from smgwd.links.stream import ByteStream
 
 __all__ = ["DongleError", "DongleHost", "Heard", "host_for"]
@@ -52,7 +54,7 @@ class DongleHost:
 
     name = "dongle"
 
-    def __init__(self, link: DongleLink, answer_timeout: float = 2.0) -> None:
+    def __init__(self, link: WmbusReceiverLink, answer_timeout: float = 2.0) -> None:
         self.link = link
         self.answer_timeout = answer_timeout
         self.description = self.name
@@ -84,8 +86,9 @@ class DongleHost:
                     return event
             remaining = deadline - loop.time()
             if remaining <= 0:
+                baud = getattr(self.link, "baud", "?")
                 raise DongleError(f"{self.name} on {self.link.path}: no answer to {what} within "
-                                  f"{self.answer_timeout:g} s (is it a {self.name}, at {self.link.baud} baud?)")
+                                  f"{self.answer_timeout:g} s (is it a {self.name}, at {baud} baud?)")
             try:
                 data = await asyncio.wait_for(stream.read(), remaining)
             except asyncio.TimeoutError:
@@ -111,6 +114,7 @@ class Im871aHost(DongleHost):
 
     def __init__(self, link: DongleLink, answer_timeout: float = 2.0) -> None:
         super().__init__(link, answer_timeout)
+        self.mode = link.mode
         self.decoder = imst.Im871aDecoder()
 
     def _events(self, data: bytes) -> list[object]:
@@ -147,9 +151,9 @@ class Im871aHost(DongleHost):
             about = f"{device.module_name} firmware 0x{device.firmware:02X} uid {device.uid_hex}"
         except WmbusError:
             about = self.name
-        await self._ask(stream, imst.set_config_request(_IMST_MODES[self.link.mode], rssi=True), "SET_CONFIG",
+        await self._ask(stream, imst.set_config_request(_IMST_MODES[self.mode], rssi=True), "SET_CONFIG",
                         self._is(imst.DevMgmt.SET_CONFIG_RSP))
-        self.description = f"{about}, mode {self.link.mode}"
+        self.description = f"{about}, mode {self.mode}"
 
     async def reset(self, stream: ByteStream) -> None:
         self.resets += 1
@@ -168,6 +172,7 @@ class Amb8465Host(DongleHost):
 
     def __init__(self, link: DongleLink, answer_timeout: float = 2.0) -> None:
         super().__init__(link, answer_timeout)
+        self.mode = link.mode
         self.decoder = amb.Amb8465Decoder(rssi=True)
 
     def _events(self, data: bytes) -> list[object]:
@@ -209,9 +214,9 @@ class Amb8465Host(DongleHost):
                             self._is(amb.Command.SET_REQ))
             await self._ask(stream, amb.reset_request(), "RESET", self._is(amb.Command.RESET_REQ))
         self.decoder.rssi = await self._parameter(stream, amb.Parameter.RSSI_ENABLE) != 0
-        await self._ask(stream, amb.set_mode_request(_AMB_MODES[self.link.mode]), "SET_MODE",
+        await self._ask(stream, amb.set_mode_request(_AMB_MODES[self.mode]), "SET_MODE",
                         self._is(amb.Command.SET_MODE_REQ))
-        self.description = f"{self.name}, mode {self.link.mode}, RSSI {'on' if self.decoder.rssi else 'off'}"
+        self.description = f"{self.name}, mode {self.mode}, RSSI {'on' if self.decoder.rssi else 'off'}"
 
     async def reset(self, stream: ByteStream) -> None:
         self.resets += 1
@@ -219,10 +224,41 @@ class Amb8465Host(DongleHost):
         await self.setup(stream)
 
 
-def host_for(link: DongleLink, answer_timeout: float = 2.0) -> DongleHost:
-    """The host protocol of the link's dongle."""
+class RtlWmbusHost(DongleHost):
+    """rtl_wmbus text lines: nothing to set up or reset; lines with a bad CRC are counted."""
+
+    name = "rtl_wmbus"
+
+    def __init__(self, link: WmbusReceiverLink, answer_timeout: float = 2.0) -> None:
+        super().__init__(link, answer_timeout)
+        self.decoder = RtlWmbusDecoder()
+        self.description = f"rtl_wmbus lines from {link.path}"
+
+    async def setup(self, stream: ByteStream) -> None:
+        return None
+
+    async def reset(self, stream: ByteStream) -> None:
+        self.resets += 1  # an SDR pipeline is restarted by its own unit, not from here
+
+    def feed(self, data: bytes) -> list[Heard]:
+        errors = self.decoder.errors
+        self.decoder.feed(data)
+        heard = []
+        for line in self.decoder:
+            if line.crc_ok:
+                heard.append(Heard(line.telegram, float(line.packet_rssi)))
+            else:
+                self.bad_frames += 1
+        self.bad_frames += self.decoder.errors - errors
+        return heard
+
+
+def host_for(link: WmbusReceiverLink, answer_timeout: float = 2.0) -> DongleHost:
+    """The host protocol of the link's receiver."""
     if isinstance(link, Im871aLink):
         return Im871aHost(link, answer_timeout)
     if isinstance(link, Amb8465Link):
         return Amb8465Host(link, answer_timeout)
+    if isinstance(link, RtlWmbusLink):
+        return RtlWmbusHost(link, answer_timeout)
     raise TypeError(f"{link} is no wM-Bus dongle link")

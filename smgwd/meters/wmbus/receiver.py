@@ -24,7 +24,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from smgwd.links.dongle import DongleLink
+from smgwd.links.dongle import WmbusReceiverLink
 from smgwd.links.stream import open_stream
 from smgwd.meters.driver import Backoff, DriverEvents, LinkState, MeterDriver, ReadingSink, SessionEnded, Stamp
 from smgwd.meters.wmbus.dongles import DongleError, Heard, host_for
@@ -57,7 +57,7 @@ class ReceiverStats:
 class Receiver:
     """A dongle's session loop and the meters subscribed to it."""
 
-    def __init__(self, link: DongleLink, backoff: Backoff | None = None, answer_timeout: float = 2.0) -> None:
+    def __init__(self, link: WmbusReceiverLink, backoff: Backoff | None = None, answer_timeout: float = 2.0) -> None:
         self.link = link
         self.backoff = backoff or Backoff()
         self.answer_timeout = answer_timeout
@@ -189,10 +189,10 @@ def _offer(queue: asyncio.Queue[TelegramResult | None], item: TelegramResult | N
     queue.put_nowait(item)
 
 
-_RECEIVERS: dict[DongleLink, Receiver] = {}
+_RECEIVERS: dict[WmbusReceiverLink, Receiver] = {}
 
 
-def receiver_for(link: DongleLink) -> Receiver:
+def receiver_for(link: WmbusReceiverLink) -> Receiver:
     """The process's receiver of ``link`` (one per dongle)."""
     receiver = _RECEIVERS.get(link)
     if receiver is None:
@@ -206,7 +206,7 @@ class WmbusDriver(MeterDriver):
     def __init__(
         self,
         meter_id: str,
-        link: DongleLink,
+        link: WmbusReceiverLink,
         wmbus_id: str,
         key: bytes | None,
         sink: ReadingSink,
