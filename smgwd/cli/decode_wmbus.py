@@ -160,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{where}: {result.error}", file=sys.stderr)
             continue
         decoded = True
+        if result.problem is not None:
+            rejected = True
+            print(f"{where}: meter {result.meter_id}: {result.problem} (the records before it are kept)", file=sys.stderr)
         extra = _extra(result, where, rssi)
         for item in result.readings:
             rec = item.record

@@ -95,7 +95,7 @@ def _lookup(keys: KeySource, meter_id: str) -> bytes | None:
 class _Decoder:
     """One telegram's decoding state (frame, layout, keys)."""
 
-    __slots__ = ("frame", "layout", "keys", "encrypted", "already_decrypted", "mac_verified")
+    __slots__ = ("frame", "layout", "keys", "encrypted", "already_decrypted", "mac_verified", "encrypted_end")
 
     def __init__(self, frame: bytes, layout: Layout, keys: KeySource) -> None:
         self.frame = frame
@@ -104,6 +104,7 @@ class _Decoder:
         self.encrypted = False
         self.already_decrypted = False
         self.mac_verified = False
+        self.encrypted_end: int | None = None
 
     def at(self, offset: int) -> int:
         return self.layout.to_input(offset)
@@ -281,6 +282,7 @@ class _Decoder:
             raise WrongKeyError(meter.id, f"mode {mode} decryption gives {plain[:2].hex()}, not 2f2f", self.at(pos))
         self.frame = frame[:pos] + plain + frame[pos + size :]
         self.encrypted = True
+        self.encrypted_end = pos + size
         return pos + 2
 
 
@@ -383,6 +385,7 @@ def decode_telegram(
         compact=compact,
         already_decrypted=dec.already_decrypted,
         mac_verified=dec.mac_verified,
+        encrypted_end=dec.encrypted_end,
         frame=frame,
         trailing=buf[layout.wire_length :],
     )

@@ -320,7 +320,9 @@ class Telegram:
     its position in ``frame``, the telegram without link CRCs (as decrypted).
 
     ``encrypted``: the bytes on air were ciphertext and were decrypted here (TPL or ELL).
-    ``already_decrypted``: a header announced encryption but the bytes were plaintext
+    ``encrypted_end``: where the transport layer's encrypted blocks end in ``frame`` (mode
+    5/7 may encrypt fewer blocks than the telegram holds; what follows was sent in the clear
+    and is not covered by the 0x2F2F check). ``already_decrypted``: a header announced encryption but the bytes were plaintext
     already (a logged, replayed telegram); no key was needed. ``mac_verified``: an AFL MAC
     was present and verified. ``trailing`` holds bytes after the frame (only with
     ``allow_trailing``).
@@ -339,6 +341,7 @@ class Telegram:
     compact: CompactHeader | None = None
     already_decrypted: bool = False
     mac_verified: bool = False
+    encrypted_end: int | None = None
     frame: bytes = b""
     trailing: bytes = b""
 

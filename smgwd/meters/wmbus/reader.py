@@ -14,7 +14,10 @@ time where duplicates matter).
   a duplicate; a meter that really sends the same values again increments its access
   number, or is heard after the window.
 - Problems: each telegram that cannot be read gives a :class:`WmbusError`; ``first`` says
-  whether this meter had no problem of this kind before (log that one, count the rest).
+  whether this meter had no problem of this kind before (log that one, count the rest). A
+  record area that breaks off keeps the records before the break (``problem`` names it).
+- Partial encryption: readings of records after the encrypted blocks of an encrypted
+  telegram carry the quirk ``outside_encryption`` (they came in the clear).
 
 Readings carry the meter ID of the telegram (long transport header address, else link
 address), an OBIS code from :mod:`.obis_map`, the raw integer, scaler and DLMS unit, the
@@ -33,7 +36,11 @@ from smgwd.codec.wmbus import Content, KeySource, LinkCrc, Telegram, WmbusError,
 from smgwd.meters.wmbus.obis_map import record_obis, record_unit
 from smgwd.reading import Reading
 
-__all__ = ["CompactFormatError", "TelegramReader", "TelegramResult", "WmbusReading"]
+__all__ = ["OUTSIDE_ENCRYPTION", "CompactFormatError", "TelegramReader", "TelegramResult", "WmbusReading"]
+
+#: quirk of a reading from a record after the encrypted blocks of an encrypted telegram:
+#: sent in the clear, so neither secret nor covered by the decryption check
+OUTSIDE_ENCRYPTION = "outside_encryption"
 
 
 class CompactFormatError(WmbusError):
@@ -64,6 +71,7 @@ class TelegramResult:
     first: bool = False
     duplicate: bool = False
     rssi: float | None = None  # dBm, when the receiver reports it
+    problem: MbusError | None = None  # records after this one were not decodable (the ones before are kept)
 
     @property
     def meter_id(self) -> str | None:
@@ -107,26 +115,47 @@ class TelegramReader:
             tel = decode_telegram(data, self.keys, link_crc=self.link_crc, allow_trailing=allow_trailing)
         except WmbusError as error:
             return self._failed(None, error)
+        problem = None
         try:
             records = self._records(tel)
-        except (WmbusError, MbusError) as error:
+        except MbusError as error:
+            records = self._salvage(tel, error)
+            if not records:
+                return self._failed(tel, error)
+            problem = error
+        except WmbusError as error:
             return self._failed(tel, error)
         if now is not None and self._seen(tel, now):
             self.duplicates += 1
             return TelegramResult(tel, records, duplicate=True)
         self.decoded += 1
-        return TelegramResult(tel, records, *self._readings(tel, records))
+        readings, when = self._readings(tel, records)
+        first = problem is not None and self._count(tel.meter_id, problem)
+        return TelegramResult(tel, records, readings, when, problem=problem, first=first)
+
+    @staticmethod
+    def _salvage(tel: Telegram, error: MbusError) -> tuple[Record, ...]:
+        """The records before an undecodable one (a bad record must not take the good ones with it)."""
+        if tel.tpl.content is not Content.APL or error.offset is None or error.offset <= tel.payload_offset:
+            return ()
+        try:
+            return decode_records(tel.frame[: error.offset], offset=tel.payload_offset)
+        except MbusError:
+            return ()
 
     def _failed(self, tel: Telegram | None, error: WmbusError | MbusError) -> TelegramResult:
+        meter = tel.meter_id if tel is not None else getattr(error, "meter_id", None)
+        return TelegramResult(tel, error=error, first=self._count(meter, error))
+
+    def _count(self, meter: str | None, error: Exception) -> bool:
+        """Count a problem; True when this meter had none of its kind before."""
         kind = type(error).__name__
         self.errors[kind] = self.errors.get(kind, 0) + 1
-        meter = tel.meter_id if tel is not None else getattr(error, "meter_id", None)
-        first = False
-        if meter is not None and (meter, kind) not in self._problems:
-            if len(self._problems) < 65536:
-                self._problems.add((meter, kind))
-            first = True
-        return TelegramResult(tel, error=error, first=first)
+        if meter is None or (meter, kind) in self._problems:
+            return False
+        if len(self._problems) < 65536:
+            self._problems.add((meter, kind))
+        return True
 
     def forget_problem(self, meter_id: str) -> None:
         """After a key change: the next problem of this meter is reported again."""
@@ -182,11 +211,14 @@ class TelegramReader:
                 continue
             if not rec.valid:
                 continue
+            end = rec.offset + len(rec.dif_bytes) + len(rec.vif_bytes) + len(rec.data)
+            outside = tel.encrypted_end is not None and end > tel.encrypted_end
             obis = record_obis(meter.device_type, rec)
             if obis is None or not isinstance(rec.raw, int):
                 continue
             unit = record_unit(rec)
             if unit is None and rec.unit is not None:
                 continue  # a unit DLMS cannot name (ft3, °F, ...): no reading rather than a wrong one
-            out.append(WmbusReading(Reading(meter.id, obis, rec.raw, rec.scaler, unit, tel.tpl.status), rec))
+            quirks = (OUTSIDE_ENCRYPTION,) if outside else ()
+            out.append(WmbusReading(Reading(meter.id, obis, rec.raw, rec.scaler, unit, tel.tpl.status, quirks=quirks), rec))
         return out, when

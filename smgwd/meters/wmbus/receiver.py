@@ -249,6 +249,11 @@ class WmbusDriver(MeterDriver):
                     else:
                         self.stats.errors += 1
                     continue
+                if result.problem is not None:
+                    if result.first:
+                        self.error(type(result.problem).__name__, f"{result.problem} (the records before it are kept)")
+                    else:
+                        self.stats.errors += 1
                 self.stats.frames += 1
                 last_good = loop.time()
                 problem = ""

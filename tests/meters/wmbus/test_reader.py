@@ -105,3 +105,16 @@ def test_heat_and_hca_codes() -> None:
     result = TelegramReader().read(encode_telegram(LinkHeader(0x44, hca), tpl, bytes.fromhex("026e" "2a00")))
     assert [(str(r.reading.obis), r.reading.raw, r.record.quantity) for r in result.readings] == [
         ("4-0:139.0.0*255", 42, "hca")]
+
+
+def test_records_in_the_clear_are_marked_and_a_broken_tail_keeps_the_rest() -> None:
+    """Mode 5 with one encrypted block: records after it came in the clear; a cut record ends the area."""
+    encrypted = bytes.fromhex("0413" "40e20100" "4413" "a0860100" "2f2f")  # with 2F2F: exactly one block
+    plain = bytes.fromhex("0413" "01000000" "0213")  # a whole record in the clear, then one cut short
+    tpl = TransportHeader(0x7A, 1, 0, config_word(5, 1))
+    wire = encode_telegram(LinkHeader(0x44, METER), tpl, encrypted, key=KEY) + plain
+    wire = bytes((len(wire) - 1,)) + wire[1:]
+    result = TelegramReader({"12345678": KEY}).read(wire)
+    assert result.error is None and result.problem is not None and result.first
+    assert [(r.reading.raw, r.reading.quirks) for r in result.readings] == [
+        (123456, ()), (100000, ()), (1, ("outside_encryption",))]
