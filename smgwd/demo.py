@@ -1,9 +1,11 @@
 """``smgwd demo``: the simulator and the gateway on loopback, with a live view.
 
 How this works: one event loop runs both programs' libraries. The simulator
-gets two meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
-household read by the gateway over TCP with jOSEF's discovery flow (SML pull)
-and a prosumer with PV that pushes SML over a pty pair like an IR head. The
+gets four meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
+household read by the gateway over TCP with jOSEF's discovery flow (SML pull),
+a prosumer with PV that pushes SML over a pty pair like an IR head, and a water
+meter (OMS security mode 5, T1) and a heat meter (mode 7, C1) heard by an
+emulated iM871A stick on another pty (their keys in ``DIR/keys``, 0600). The
 gateway gets a configuration generated for them, its store in the demo
 directory, and no NTP server (so every reading says ``unsynchronised``,
 honestly). The lab EMP runs too: a fresh lab PKI in ``DIR/pki`` (kept when it
@@ -19,6 +21,8 @@ and removed.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import shutil
 import signal
 import sys
@@ -50,6 +54,10 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
   <listeners>
     <tcp id="lan" host="127.0.0.1" port="0"><meter ref="household"/></tcp>
     <serial id="ir" device="pty" meter="prosumer" interval-seconds="1"/>
+    <wmbus id="radio" device="pty" dongle="im871a" duplicate-rate="0.1" seed="3">
+      <meter ref="water" security="5" key="{water_key}" interval-seconds="3"/>
+      <meter ref="heat" security="7" key="{heat_key}" radio-mode="c1" interval-seconds="4"/>
+    </wmbus>
   </listeners>
   <meters>
     <meter id="household" manufacturer="SIM" serial="10000001" seed="1" initial-import-kwh="12345.6">
@@ -60,6 +68,8 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
       <consumption profile="h0" annual-kwh="4500" dynamic="true"/>
       <infeed annual-kwh="6000"/>
     </meter>
+    <water id="water" manufacturer="SIM" serial="30000003" seed="5" annual-m3="80" initial-m3="123.4"/>
+    <heat id="heat" manufacturer="SIM" serial="40000004" seed="9" annual-kwh="9000" initial-kwh="20000"/>
   </meters>
 </simulator>
 """
@@ -95,6 +105,23 @@ id = "prosumer"
 link = "serial://{pty}?baud=9600"
 mode = "push"
 interval = 1.0
+
+# wM-Bus meters heard by an emulated iM871A stick on a pty (keys in keys/, mode 0600)
+[[meters]]
+id = "water"
+link = "im871a://{radio}?mode=c1,t1"
+protocol = "wmbus"
+wmbus_id = "30000003"
+key_file = "{keys}/water.key"
+interval = 3.0
+
+[[meters]]
+id = "heat"
+link = "im871a://{radio}?mode=c1,t1"
+protocol = "wmbus"
+wmbus_id = "40000004"
+key_file = "{keys}/heat.key"
+interval = 4.0
 """
 
 #: The delivery profile of a lab PKI made in the same directory (also used by tests).
@@ -133,10 +160,15 @@ untrusted = "pki/subca.pem"
 path = "emp.db"
 """
 
+#: What the live view shows: label, unit, digits and the divisor from the stored unit.
 SHOWN = {
-    Obis(1, 0, 1, 8, 0): ("import", "kWh", 3),
-    Obis(1, 0, 2, 8, 0): ("export", "kWh", 3),
-    Obis(1, 0, 16, 7, 0): ("power", "W", 0),
+    Obis(1, 0, 1, 8, 0): ("import", "kWh", 3, 1000),
+    Obis(1, 0, 2, 8, 0): ("export", "kWh", 3, 1000),
+    Obis(1, 0, 16, 7, 0): ("power", "W", 0, 1),
+    Obis(8, 0, 1, 0, 0): ("volume", "m³", 3, 1),
+    Obis(8, 0, 2, 0, 0): ("flow", "l/h", 0, 0.001),
+    Obis(6, 0, 1, 0, 0): ("heat", "kWh", 1, 1000),
+    Obis(6, 0, 8, 0, 0): ("power", "W", 0, 1),
 }
 
 
@@ -161,11 +193,10 @@ class LiveView(Listener):
         lines = [f"smgwd demo — {self.gateway.status_line()} — {self.count} readings stored"]
         for meter_id, running in sorted(self.gateway.meters.items()):
             values = []
-            for obis, (label, unit, digits) in SHOWN.items():
+            for obis, (label, unit, digits, scale) in SHOWN.items():
                 reading = self.latest.get(meter_id, {}).get(obis)
                 if reading is not None:
                     value = reading.value()
-                    scale = 1000 if unit == "kWh" else 1
                     values.append(f"{label} {float(value) / scale:,.{digits}f} {unit}")
             state = running.driver.state.value
             lines.append(f"  {meter_id:10} {state:10} " + ("  ".join(values) or "waiting for the first reading"))
@@ -191,10 +222,27 @@ def _start_emp(workdir: Path) -> tuple[EmpService, EmpServer]:
     return service, server
 
 
+def _meter_keys(workdir: Path) -> dict[str, str]:
+    """The wM-Bus meters' AES keys (made once), as key files of mode 0600 in ``DIR/keys``."""
+    keys = workdir / "keys"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    out = {}
+    for meter in ("water", "heat"):
+        path = keys / f"{meter}.key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_hex(16) + "\n")
+        out[f"{meter}_key"] = path.read_text().strip()
+    return out
+
+
 async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
     sim_path = workdir / "simulator.xml"
-    sim_path.write_text(SIMULATOR_XML)
-    simulator = Simulator(parse_sim_config(SIMULATOR_XML.encode(), str(sim_path)))
+    sim_xml = SIMULATOR_XML.format(**_meter_keys(workdir))
+    sim_path.write_text(sim_xml)
+    sim_path.chmod(0o600)  # it holds the meters' keys
+    simulator = Simulator(parse_sim_config(sim_xml.encode(), str(sim_path)))
     await simulator.start()
     gateway: Gateway | None = None
     service, server = _start_emp(workdir)
@@ -203,7 +251,8 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
         pty = simulator.pushers[0].sink.path  # type: ignore[attr-defined]
         toml = GATEWAY_TOML.format(
             db=workdir / "smgwd.db", socket=workdir / "control.sock", port=simulator.tcp_servers[0].port,
-            pty=pty, household=household.server_id.hex(),
+            pty=pty, household=household.server_id.hex(), radio=simulator.radios[0].emulator.port.path,  # type: ignore[attr-defined]
+            keys=workdir / "keys",
         ) + EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
         config_path = workdir / "smgwd.toml"
         config_path.write_text(toml)

@@ -22,12 +22,18 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "pki" / "root.pem").exists()
     with StoreReader(tmp_path / "smgwd.db") as reader:
         acked = reader.outbox("acked")
+        stored = {r.meter_id for r in reader.readings()}
+    assert stored == {"household", "prosumer", "water", "heat"}, text
+    for key in ("water", "heat"):
+        assert (tmp_path / "keys" / f"{key}.key").stat().st_mode & 0o777 == 0o600
     assert acked, text
     store = EmpStore(load_emp_config(tmp_path / "emp.toml").store, readonly=True)
     try:
         messages, readings = store.counts()
         assert messages >= len(acked) and readings > 0  # one may be stored but its ack cut off by the stop
         assert all(store.message(entry.message_id) for entry in acked)
-        assert {r.meter for r in store.readings()} <= {"household", "prosumer"}
+        meters = {r.meter for r in store.readings()}
+        assert meters <= {"household", "prosumer", "water", "heat"}
+        assert meters & {"water", "heat"}, meters  # the wM-Bus meters reach the EMP too
     finally:
         store.close()

@@ -1,4 +1,4 @@
-"""The running simulator: a clock, its meters, their TCP servers and serial pushers.
+"""The running simulator: a clock, its meters, their TCP servers, serial pushers and radios.
 
 How this works: :class:`Simulator` is built from a :class:`SimConfig` (and,
 for tests, a clock of their choice), then has an explicit life: ``start()``
@@ -15,10 +15,14 @@ import time
 from dataclasses import dataclass
 
 from smgwd.sim.clock import AcceleratedClock, RealClock, SimClock, SteppedClock
-from smgwd.sim.config import SimConfig, TcpListener, TimeSettings
+from smgwd.sim.config import SimConfig, TcpListener, TimeSettings, WmbusListener
 from smgwd.sim.meter import SimMeter
 from smgwd.sim.sml_push import Pusher, open_sink
 from smgwd.sim.sml_server import SmlServer
+from smgwd.sim.wmbus.dongles import emulator_for
+from smgwd.sim.wmbus.models import ElectricityModel, HeatModel, HeatSpec, RadioModel, WaterModel
+from smgwd.sim.wmbus.radio import Radio
+from smgwd.sim.wmbus.transmitter import Transmitter
 
 __all__ = ["Simulator", "make_clock"]
 
@@ -68,8 +72,26 @@ class Simulator:
             ))
             for listener in config.tcp
         ]
+        self.radio_models: dict[str, RadioModel] = {mid: ElectricityModel(m) for mid, m in self.meters.items()}
+        for spec in config.radio_meters:
+            self.radio_models[spec.id] = HeatModel(spec, self.clock) if isinstance(spec, HeatSpec) else WaterModel(spec, self.clock)
         self.pushers: list[Pusher] = []
+        self.radios: list[Radio] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _identity(self, meter_id: str) -> tuple[str, int, int]:
+        """Manufacturer, serial and seed of any configured meter."""
+        spec = next(s for s in (*self.config.meters, *self.config.radio_meters) if s.id == meter_id)
+        return spec.manufacturer, spec.serial, spec.seed
+
+    def _open_radio(self, listener: WmbusListener) -> Radio:
+        port = open_sink(listener.device, listener.baud, "N")
+        emulator = emulator_for(listener.dongle, port, listener.faults, listener.seed, transparent=listener.transparent)
+        transmitters = []
+        for settings in listener.meters:
+            manufacturer, serial, seed = self._identity(settings.ref)
+            transmitters.append(Transmitter(self.radio_models[settings.ref], settings, manufacturer, serial, seed))
+        return Radio(listener.id, emulator, transmitters, listener.seed)
 
     async def start(self) -> None:
         """Open every listener and sink and start pushing."""
@@ -81,6 +103,13 @@ class Simulator:
             self.pushers.append(pusher)
             log.info("meter %s pushes SML every %g s to %s", serial.meter, serial.interval_seconds, sink.description)
             self._tasks.append(asyncio.create_task(pusher.run(), name=f"push-{serial.id}"))
+        for listener in self.config.wmbus:
+            radio = self._open_radio(listener)
+            radio.emulator.start()
+            self.radios.append(radio)
+            log.info("%s emulated on %s hears %s", radio.emulator.name, radio.emulator.port.description,
+                     ", ".join(f"{t.model.id} ({t.wmbus_id})" for t in radio.transmitters))
+            self._tasks.append(asyncio.create_task(radio.run(), name=f"wmbus-{listener.id}"))
 
     async def stop(self) -> None:
         """Stop pushing and close every listener and sink."""
@@ -90,5 +119,7 @@ class Simulator:
         self._tasks.clear()
         for pusher in self.pushers:
             pusher.sink.close()
+        for radio in self.radios:
+            radio.emulator.close()
         for listening in self.tcp_servers:
             await listening.server.close()

@@ -19,8 +19,14 @@ from smgwd.codec.crc import CrcKind
 from smgwd.cosem.obis import Obis, ObisError
 from smgwd.safexml import XmlError, load_schema, parse_xml
 from smgwd.sim.meter import DEFAULT_OBJECTS, MeterSpec, PvSpec, TariffPeriod
+from smgwd.sim.wmbus.dongles import Faults
+from smgwd.sim.wmbus.models import HeatSpec, WaterSpec
+from smgwd.sim.wmbus.transmitter import RadioSettings
 
-__all__ = ["SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "load_config", "parse_config"]
+__all__ = [
+    "SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "WmbusListener", "load_config",
+    "parse_config",
+]
 
 SCHEMA = ("smgwd.sim", "schemas/sim-config.xsd")
 
@@ -58,12 +64,31 @@ class SerialListener:
 
 
 @dataclass(frozen=True, slots=True)
+class WmbusListener:
+    """An emulated wM-Bus stick (iM871A or AMB8465) and the meters it hears."""
+
+    id: str
+    device: str  # as for serial: "pty" or a device path
+    dongle: str  # im871a | amb8465
+    meters: tuple[RadioSettings, ...]
+    baud: int = 57600
+    faults: Faults = Faults()
+    seed: int = 0
+    transparent: bool = False  # AMB8465 only: starts in transparent mode
+
+
+DONGLE_BAUD = {"im871a": 57600, "amb8465": 9600}
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     time: TimeSettings
     tcp: tuple[TcpListener, ...]
     serial: tuple[SerialListener, ...]
     meters: tuple[MeterSpec, ...]
     source: str = "<config>"
+    wmbus: tuple[WmbusListener, ...] = ()
+    radio_meters: tuple[WaterSpec | HeatSpec, ...] = ()  # wM-Bus only: water and heat
 
     def meter(self, meter_id: str) -> MeterSpec:
         return next(m for m in self.meters if m.id == meter_id)
@@ -99,13 +124,17 @@ class _Builder:
     def build(self, root: Any) -> SimConfig:
         time_el = root.find("time")
         meters = tuple(self.meter(el) for el in root.iterfind("meters/meter"))
+        radio_meters = tuple(self.radio_meter(el) for el in root.iterfind("meters/*") if el.tag in ("water", "heat"))
         ids = [m.id for m in meters]
-        for el, meter_id in zip(root.iterfind("meters/meter"), ids):
-            if ids.count(meter_id) > 1:
-                raise self.fail(el, f"meter id {meter_id!r} is used twice")
+        all_ids = [el.get("id") for el in root.iterfind("meters/*")]
+        for el in root.iterfind("meters/*"):
+            if all_ids.count(el.get("id")) > 1:
+                raise self.fail(el, f"meter id {el.get('id')!r} is used twice")
         tcp = tuple(self.tcp(el, ids) for el in root.iterfind("listeners/tcp"))
         serial = tuple(self.serial(el, ids) for el in root.iterfind("listeners/serial"))
-        listener_ids = [x.id for x in tcp] + [x.id for x in serial]
+        wmbus = tuple(self.wmbus(el, all_ids) for el in root.iterfind("listeners/wmbus"))
+        self.check_wmbus(root, meters, radio_meters)
+        listener_ids = [x.id for x in tcp] + [x.id for x in serial] + [x.id for x in wmbus]
         for el in root.iterfind("listeners/*"):
             if listener_ids.count(el.get("id")) > 1:
                 raise self.fail(el, f"listener id {el.get('id')!r} is used twice")
@@ -113,7 +142,7 @@ class _Builder:
         for el, listener in zip(root.iterfind("listeners/tcp"), tcp):
             if listener.port and ports.count((listener.host, listener.port)) > 1:
                 raise self.fail(el, f"port {listener.port} on {listener.host} is used twice")
-        return SimConfig(self.time(time_el), tcp, serial, meters, self.source)
+        return SimConfig(self.time(time_el), tcp, serial, meters, self.source, wmbus, radio_meters)
 
     def time(self, el: Any) -> TimeSettings:
         if el is None:
@@ -148,6 +177,58 @@ class _Builder:
             raise self.fail(el, f"no meter with id {get('meter')!r}")
         return SerialListener(get("id"), get("device"), get("meter"), int(get("baud", "9600")),
                               get("parity", "N"), float(get("interval-seconds", "1")))
+
+    def wmbus(self, el: Any, meter_ids: list[str]) -> WmbusListener:
+        get = el.get
+        radios = []
+        for m in el.iterfind("meter"):
+            if m.get("ref") not in meter_ids:
+                raise self.fail(m, f"no meter with id {m.get('ref')!r}")
+            security = int(m.get("security", "5"))
+            ell = m.get("ell", "false") in ("true", "1")
+            key = m.get("key")
+            if (security or ell) and key is None:
+                raise self.fail(m, f"security mode {security}{' with ELL' if ell else ''} needs a key (32 hex digits)")
+            radios.append(RadioSettings(
+                m.get("ref"), security, bytes.fromhex(key) if key else None, float(m.get("interval-seconds", "8")),
+                ell, m.get("radio-mode", "t1"),
+            ))
+        refs = [r.ref for r in radios]
+        for m, ref in zip(el.iterfind("meter"), refs):
+            if refs.count(ref) > 1:
+                raise self.fail(m, f"meter {ref!r} is on this listener twice")
+        dongle = get("dongle")
+        silent = get("silent-after-seconds")
+        faults = Faults(float(get("duplicate-rate", "0")), float(get("corrupt-rate", "0")),
+                        float(silent) if silent is not None else None)
+        transparent = get("transparent", "false") in ("true", "1")
+        if transparent and dongle != "amb8465":
+            raise self.fail(el, "transparent mode is an AMB8465 setting")
+        return WmbusListener(get("id"), get("device"), dongle, tuple(radios), int(get("baud", DONGLE_BAUD[dongle])),
+                             faults, int(get("seed", "0")), transparent)
+
+    def check_wmbus(self, root: Any, meters: tuple[MeterSpec, ...], radio_meters: tuple[WaterSpec | HeatSpec, ...]) -> None:
+        """wM-Bus ids are manufacturer and serial: two radio meters may not share them."""
+        makers = {m.id: (m.manufacturer, m.serial) for m in (*meters, *radio_meters)}
+        seen: dict[tuple[str, int], str] = {}
+        for el in root.iterfind("listeners/wmbus/meter"):
+            ref = el.get("ref")
+            other = seen.setdefault(makers[ref], ref)
+            if other != ref:
+                raise self.fail(el, f"meters {other!r} and {ref!r} have the same manufacturer and serial on the radio")
+        for el in root.iterfind("meters/*"):
+            if el.tag in ("water", "heat") and not any(
+                m.get("ref") == el.get("id") for m in root.iterfind("listeners/wmbus/meter")
+            ):
+                raise self.fail(el, f"{el.tag} meter {el.get('id')!r} sends on no <wmbus> listener")
+
+    def radio_meter(self, el: Any) -> WaterSpec | HeatSpec:
+        get = el.get
+        if el.tag == "water":
+            return WaterSpec(get("id"), int(get("serial")), get("manufacturer", "SIM"), float(get("annual-m3")),
+                             float(get("initial-m3", "0")), get("warm", "false") in ("true", "1"), int(get("seed", "0")))
+        return HeatSpec(get("id"), int(get("serial")), get("manufacturer", "SIM"), float(get("annual-kwh")),
+                        float(get("initial-kwh", "0")), int(get("seed", "0")))
 
     def meter(self, el: Any) -> MeterSpec:
         get = el.get

@@ -32,7 +32,7 @@ from smgwd.sim.loadprofile.slp import StandardLoadProfile
 from smgwd.sim.clock import SimClock
 from smgwd.sim.model import ProfileRow
 
-__all__ = ["MeterSpec", "PvSpec", "SimMeter", "TariffPeriod", "DEFAULT_OBJECTS"]
+__all__ = ["MeterSpec", "PvSpec", "SimMeter", "TariffPeriod", "DEFAULT_OBJECTS", "unit_noise"]
 
 LOCAL = ZoneInfo("Europe/Berlin")
 MINUTE = 60.0
@@ -110,7 +110,7 @@ class MeterSpec:
         return b"\x0a\x01" + self.manufacturer.encode("ascii") + b"\x00" + self.serial.to_bytes(4, "big")
 
 
-def _unit_noise(seed: int, key: int) -> float:
+def unit_noise(seed: int, key: int) -> float:
     """A deterministic number in [-1, 1) from (seed, key): splitmix64, no Random object per call."""
     z = (seed * 0x9E3779B97F4A7C15 + key * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & 0xFFFF_FFFF_FFFF_FFFF
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFF_FFFF_FFFF_FFFF
@@ -157,7 +157,7 @@ class SimMeter:
     def _weights(self) -> tuple[float, ...]:
         if self.spec.phases == 1:
             return (1.0,)
-        raw = [1.0 + 0.3 * _unit_noise(self.spec.seed, 10_000 + k) for k in range(3)]
+        raw = [1.0 + 0.3 * unit_noise(self.spec.seed, 10_000 + k) for k in range(3)]
         total = sum(raw)
         return tuple(w / total for w in raw)
 
@@ -181,7 +181,7 @@ class SimMeter:
         if self._minute_cache[0] == minute:
             return self._minute_cache[1]
         consumption, _ = self._quarter(int(t // QUARTER))
-        net = consumption * (1.0 + self.NOISE * _unit_noise(self.spec.seed, minute))
+        net = consumption * (1.0 + self.NOISE * unit_noise(self.spec.seed, minute))
         if self._pv is not None:
             net -= self._pv.power_kw(datetime.fromtimestamp(minute * MINUTE, timezone.utc)) * 1000.0
         self._minute_cache = (minute, net)
@@ -240,13 +240,13 @@ class SimMeter:
         values = []
         for k, weight in enumerate(self._phase_weights):
             watts = net * weight
-            volts = 230.0 + 2.0 * _unit_noise(self.spec.seed, minute * 8 + k + 1)
+            volts = 230.0 + 2.0 * unit_noise(self.spec.seed, minute * 8 + k + 1)
             amps = abs(watts) / volts
             values.append((round(watts), round(volts * 10), round(amps * 100)))
         return values
 
     def frequency_centihertz(self) -> int:
-        return round((50.0 + 0.02 * _unit_noise(self.spec.seed, int(self._t // MINUTE) * 8 + 7)) * 100)
+        return round((50.0 + 0.02 * unit_noise(self.spec.seed, int(self._t // MINUTE) * 8 + 7)) * 100)
 
     def list_entries(self) -> tuple[ListEntry, ...]:
         spec = self.spec

@@ -63,6 +63,8 @@ class ByteSink(Protocol):
 class PtySink:
     """A pty pair made by the simulator: frames go into the master, a gateway opens ``path``.
 
+    What the gateway writes (dongle requests) is read from the master.
+
     The peer end is put in raw mode, so bytes pass unchanged (no CR/LF mangling).
     """
 
@@ -81,6 +83,16 @@ class PtySink:
             # nobody reads: drop what is queued, as a meter's line does not buffer
             termios.tcflush(self._peer, termios.TCIFLUSH)
             return False
+
+    def read(self) -> bytes:
+        """What the gateway wrote (b"" when nothing is there)."""
+        try:
+            return os.read(self._master, 4096)
+        except BlockingIOError:
+            return b""
+
+    def fileno(self) -> int:
+        return self._master
 
     def close(self) -> None:
         for fd in (self._master, self._peer):
@@ -108,6 +120,14 @@ class SerialSink:
         except self._timeout:
             self._port.reset_output_buffer()
             return False
+
+    def read(self) -> bytes:
+        """What the other side wrote (b"" when nothing is there)."""
+        return bytes(self._port.read(max(self._port.in_waiting, 1)))
+
+    def fileno(self) -> int:
+        """The device's descriptor (pyserial URLs such as ``loop://`` have none)."""
+        return int(self._port.fileno())
 
     def close(self) -> None:
         self._port.close()

@@ -1,0 +1,1 @@
+"""Wireless M-Bus in the simulator: OMS meters on the air and emulated USB sticks."""
