@@ -45,6 +45,13 @@ def server_lines(sim: Simulator) -> list[str]:
             f"-> Meter [{pusher.meter.spec.id}] pushes SML every [{pusher.interval:g}] s to [{pusher.sink.description}]"
             f" (frames {pusher.stats.frames}, dropped {pusher.stats.dropped})"
         )
+    for radio in sim.radios:
+        emulator, stats = radio.emulator, radio.emulator.stats
+        meters = ", ".join(f"{t.model.id} ({t.wmbus_id}, {t.settings.radio_mode.upper()}, mode {t.settings.security})"
+                           for t in radio.transmitters)
+        lines.append(f"-> {emulator.name} emulated on [{emulator.port.description}] hears [{meters}]"
+                     f" (telegrams {stats.heard}, delivered {stats.delivered}, other link mode {stats.other_mode},"
+                     f" while hung {stats.while_hung}, resets {stats.resets})")
     return lines or ["-> No listeners configured"]
 
 
@@ -76,6 +83,9 @@ def meter_lines(sim: Simulator) -> list[str]:
             f"  1.8.0 {kwh['1.8.0']:>12.3f} kWh  2.8.0 {kwh['2.8.0']:>12.3f} kWh"
             f"  power {meter.net_power_w(meter.now):>8.0f} W"
         )
+    for model_id, model in sim.radio_models.items():
+        if model_id not in sim.meters:
+            lines.append(f"-> {model_id:12} {model.describe()}")
     return lines
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["main", "build_parser"]
 
-EXAMPLES = ("household", "prosumer", "commercial")
+EXAMPLES = ("household", "prosumer", "commercial", "wmbus")
 EX_CONFIG = 78
 STATUS_EVERY = 60.0  # seconds between status lines in non-interactive mode
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The smgw-sim argument parser."""
     from smgwd.sim.loadprofile.cli import add_profile_arguments
 
-    parser = ArgumentParser(prog="smgw-sim", description="Smart meter simulator: SML meters on TCP and serial lines.")
+    parser = ArgumentParser(prog="smgw-sim", description="Smart meter simulator: SML meters on TCP and serial lines, wM-Bus meters through emulated USB sticks.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = commands.add_parser("run", help="run the configured meters")
     run.add_argument("--config", metavar="FILE", help="XML configuration (default: the household example)")
@@ -75,11 +75,14 @@ def _check(path: str) -> int:
     except SimConfigError as error:
         print(f"smgw-sim: {error}", file=sys.stderr)
         return EX_CONFIG
-    print(f"{path}: ok — {len(config.meters)} meter(s), {len(config.tcp)} TCP listener(s), "
-          f"{len(config.serial)} serial push line(s), time {config.time.mode}")
+    print(f"{path}: ok — {len(config.meters) + len(config.radio_meters)} meter(s), {len(config.tcp)} TCP listener(s), "
+          f"{len(config.serial)} serial push line(s), {len(config.wmbus)} wM-Bus stick(s), time {config.time.mode}")
     for meter in config.meters:
         infeed = f", infeed {meter.pv.annual_kwh:g} kWh/a" if meter.pv else ""
         print(f"  meter {meter.id}: server id {meter.server_id.hex()}, {meter.profile} {meter.annual_kwh:g} kWh/a{infeed}")
+    for listener in config.wmbus:
+        refs = ", ".join(f"{r.ref} (mode {r.security}, {r.radio_mode.upper()})" for r in listener.meters)
+        print(f"  wM-Bus stick {listener.id}: {listener.dongle} on {listener.device}, hears {refs}")
     return 0
 
 

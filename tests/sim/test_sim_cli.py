@@ -43,7 +43,7 @@ def test_non_interactive_mode_stops_after_duration() -> None:
     assert "-> Server is listening on port [" in done.stdout.decode()
 
 
-@pytest.mark.parametrize("name", ["household", "prosumer", "commercial"])
+@pytest.mark.parametrize("name", ["household", "prosumer", "commercial", "wmbus"])
 def test_example_and_check(tmp_path, name: str) -> None:
     example = sim("example", name)
     assert example.returncode == 0 and example.stdout.startswith(b"<?xml")
