@@ -22,8 +22,8 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (tmp_path / "pki" / "root.pem").exists()
     with StoreReader(tmp_path / "smgwd.db") as reader:
         acked = reader.outbox("acked")
-        stored = {r.meter_id for r in reader.readings()}
-    assert stored == {"household", "prosumer", "water", "heat"}, text
+        ours = {(r.meter_id, str(r.obis), str(r.raw), r.scaler) for r in reader.readings()}
+    assert {meter for meter, *_ in ours} == {"household", "prosumer", "water", "heat"}, text
     for key in ("water", "heat"):
         assert (tmp_path / "keys" / f"{key}.key").stat().st_mode & 0o777 == 0o600
     assert acked, text
@@ -35,5 +35,7 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         meters = {r.meter for r in store.readings()}
         assert meters <= {"household", "prosumer", "water", "heat"}
         assert meters & {"water", "heat"}, meters  # the wM-Bus meters reach the EMP too
+        wireless = {(r.meter, r.obis, r.raw, r.scaler) for r in store.readings() if r.meter in ("water", "heat")}
+        assert wireless <= ours, sorted(wireless - ours)[:5]  # as the gateway recorded them
     finally:
         store.close()

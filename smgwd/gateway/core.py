@@ -162,8 +162,10 @@ class Gateway:
 
     def on_error(self, meter_id: str, kind: str, message: str) -> None:
         self.store.on_error(meter_id, kind, message)
-        log.warning("meter %s: %s error: %s", meter_id, kind, message,
-                    extra=fields(meter=meter_id, event=f"{kind}_error"))
+        running = self.meters.get(meter_id)
+        if running is None or message not in running.driver.reason:  # else its down line just named it
+            log.warning("meter %s: %s error: %s", meter_id, kind, message,
+                        extra=fields(meter=meter_id, event=f"{kind}_error"))
         for listener in self.listeners:
             listener.on_error(meter_id, kind, message)
 

@@ -243,9 +243,9 @@ class WmbusDriver(MeterDriver):
                     raise SessionEnded(f"dongle down: {receiver.reason}")
                 if result.error is not None:
                     problem = str(result.error)
-                    if result.first:
-                        self.error(type(result.error).__name__, problem)
+                    if result.first:  # one log line: the state change names the problem
                         self._set_state(LinkState.DOWN, f"telegrams rejected: {problem}")
+                        self.error(type(result.error).__name__, problem)
                     else:
                         self.stats.errors += 1
                     continue

@@ -221,3 +221,44 @@ def test_a_hung_stick_is_reset_and_heard_again(tmp_path: Path) -> None:
             await sim.stop()
 
     asyncio.run(life())
+
+
+def test_a_wrong_key_is_named_once_in_the_log_and_in_status(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smgwd.cli.main import main as smgwctl
+
+    sim = Simulator(parse_sim_config(_sim_xml("im871a", "", 0.1).encode()))
+    config_path = tmp_path / "smgwd.toml"
+
+    async def life() -> None:
+        await sim.start()
+        emulator = sim.radios[0].emulator
+        config_path.write_text(_gateway_toml(tmp_path, "im871a", emulator.port.path, 0.1, 50))  # type: ignore[attr-defined]
+        (tmp_path / "house.key").write_text("ff" * 16 + "\n")  # not the meter's key
+        gateway = Gateway(parse_config(config_path.read_text(), str(config_path)), notifier=Notifier.disabled())
+        await gateway.start()
+        try:
+            house, tap = gateway.meters["house"].driver, gateway.meters["tap"].driver
+            await _until(lambda: house.stats.errors >= 5 and tap.stats.frames >= 5)
+            assert house.state is LinkState.DOWN and "wrong key for meter 10000001" in house.reason
+            assert tap.state is LinkState.UP
+        finally:
+            await gateway.stop()
+            await sim.stop()
+
+    with caplog.at_level("INFO"):
+        asyncio.run(life())
+    named = [r.getMessage() for r in caplog.records if "wrong key" in r.getMessage()]
+    assert len(named) == 1, named
+    assert "ff" * 16 not in caplog.text
+    capsys.readouterr()
+    assert smgwctl(["--config", str(config_path), "status"]) == 0
+    status = capsys.readouterr().out
+    assert "wrong key for meter 10000001" in status
+    assert smgwctl(["--config", str(config_path), "meters", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    import json
+
+    listed = json.loads(out) if out.lstrip().startswith("[") else [json.loads(line) for line in out.splitlines() if line]
+    assert {m["id"]: m["protocol"] for m in listed} == {"house": "wmbus", "tap": "wmbus"}
