@@ -670,7 +670,8 @@ def _wmbus_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfi
         raise _Problem(f"{key}.protocol", f"{link.kind}:// is a wM-Bus receiver (expected protocol = \"wmbus\")")
     if not isinstance(link, WmbusReceiverLink):
         raise _Problem(f"{key}.link", f"a wM-Bus meter is heard through a dongle, not {link.kind}:// "
-                                      "(expected im871a:///dev/ttyUSB0, amb8465:///dev/ttyUSB0 or rtlwmbus:///run/smgwd/rtlwmbus)")
+                                      "(expected im871a:///dev/ttyUSB0, amb8465:///dev/ttyUSB0, rtlwmbus:///run/smgwd/rtlwmbus "
+                                      "or rtlwmbus+exec:///usr/local/lib/smgwd/sdr-receiver)")
     for name in _SML_ONLY:
         if name in fields:
             raise _Problem(f"{key}.{name}", f"a wM-Bus meter has no {name} (it is an SML setting)")
@@ -706,7 +707,7 @@ def _check_shared_links(meters: list[MeterConfig]) -> None:
     for (kind, target), indexes in wires.items():
         if len(indexes) < 2:
             continue
-        if kind in ("im871a", "amb8465", "rtlwmbus"):
+        if isinstance(meters[indexes[0]].link, WmbusReceiverLink):
             _check_shared_dongle(meters, indexes, f"{kind}://{target}")
             continue
         if kind == "serial":

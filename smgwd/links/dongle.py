@@ -10,7 +10,11 @@ the dongle: it survives replugging and reordering of ttyUSB numbers.
 
 An SDR receiver runs outside smgwd (``rtl_sdr -f 868.95M -s 1600000 - | rtl_wmbus >
 /run/smgwd/rtlwmbus``, its own unit); smgwd reads its text lines from the FIFO, opened read
-and write so that a restarting rtl_wmbus is not an end of stream.
+and write so that a restarting rtl_wmbus is not an end of stream. Or smgwd runs it:
+``rtlwmbus+exec:///usr/local/lib/smgwd/sdr-receiver`` starts that program (no shell, no
+arguments: a script holds the pipeline) in a process group of its own, reads its standard
+output, and ends the whole group when the link closes; a program that exits is an end of
+stream, so the receiver starts it again after its back-off.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import stat
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
+from smgwd.links.process import ProcessStream, start_process
 from smgwd.links.serial import SerialStream, device_url_parts, open_port, quote_path
 from smgwd.links.stream import LinkUnavailable
 from smgwd.links.url import LinkError, LinkSpec
 
-__all__ = ["Amb8465Link", "DongleLink", "Im871aLink", "RADIO_MODES", "RtlWmbusLink", "WmbusReceiverLink",
-           "open_dongle", "open_fifo"]
+__all__ = ["Amb8465Link", "DongleLink", "Im871aLink", "RADIO_MODES", "RtlWmbusExecLink", "RtlWmbusLink",
+           "WmbusReceiverLink", "open_dongle", "open_exec", "open_fifo"]
 
 #: radio modes a dongle can be set to (the meters' wM-Bus modes it then hears)
 RADIO_MODES = ("t1", "c1", "s1", "c1,t1")
@@ -64,6 +69,15 @@ class RtlWmbusLink(WmbusReceiverLink):
 
     def __str__(self) -> str:
         return f"{self.kind}://{quote_path(self.path)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RtlWmbusExecLink(RtlWmbusLink):
+    """``rtlwmbus+exec:///usr/local/lib/smgwd/sdr-receiver``: a program whose output is rtl_wmbus lines."""
+
+    kind: ClassVar[str] = "rtlwmbus+exec"
+    example: ClassVar[str] = "rtlwmbus+exec:///usr/local/lib/smgwd/sdr-receiver"
+    opener: ClassVar[str] = "smgwd.links.dongle:open_exec"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,3 +168,9 @@ async def open_fifo(link: LinkSpec, timeout: float) -> SerialStream:
     """Open the FIFO rtl_wmbus writes into (read and write: no end of stream when it restarts)."""
     assert isinstance(link, RtlWmbusLink)
     return _open_fifo(link)
+
+
+async def open_exec(link: LinkSpec, timeout: float) -> ProcessStream:
+    """Start the program of an ``rtlwmbus+exec`` link and read its standard output."""
+    assert isinstance(link, RtlWmbusExecLink)
+    return await start_process(link.path, str(link))

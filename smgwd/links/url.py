@@ -41,6 +41,7 @@ LINK_KINDS: dict[str, str] = {
     "im871a": "smgwd.links.dongle:Im871aLink",
     "amb8465": "smgwd.links.dongle:Amb8465Link",
     "rtlwmbus": "smgwd.links.dongle:RtlWmbusLink",
+    "rtlwmbus+exec": "smgwd.links.dongle:RtlWmbusExecLink",
 }
 
 #: link kinds of the design that have no implementation yet -> (what they are, an example URL).

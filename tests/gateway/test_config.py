@@ -305,7 +305,7 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         ('[[meters]]\nid = "m"\nlink = "tcp://h"',
          "meters[0].link: 'h' has no port (expected a URL like tcp://192.168.1.50:33333)"),
         ('[[meters]]\nid = "m"\nlink = "rs485:///dev/ttyS0"',
-         "meters[0].link: rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://, rtlwmbus:// "
+         "meters[0].link: rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec:// "
          "(expected a URL like rs485:///dev/ttyS0?baud=9600)"),
         # required keys and cross checks
         ('[[meters]]\nlink = "tcp://h:1"', "meters[0].id: missing (expected a meter id such as \"household\")"),

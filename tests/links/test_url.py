@@ -191,8 +191,8 @@ def test_prefixed_text_parses_or_raises_link_error(prefix: str, tail: str) -> No
         ("ttyUSB0", "'ttyUSB0' is not a link URL; a device path starts with '/'"),
         ("meter", "'meter' is not a link URL (no scheme:// in front)"),
         ("tpc://127.0.0.1:33333", "unknown link kind 'tpc://' (did you mean tcp://?)"),
-        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://, rtlwmbus://)"),
-        ("rs485:///dev/ttyS0", "rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://, rtlwmbus://"),
+        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec://)"),
+        ("rs485:///dev/ttyS0", "rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec://"),
         ("im871a://dev/ttyUSB0", "the device path 'dev/ttyUSB0' is not absolute: write im871a:///dev/ttyUSB0, with three slashes"),
         ("amb8465:///dev/ttyUSB0?mode=x1", "radio mode 'x1' is not one of t1, c1, s1, c1,t1"),
         ("im871a:///dev/ttyUSB0?mdoe=t1", "im871a parameter 'mdoe=t1' unknown (did you mean mode?)"),
@@ -274,7 +274,7 @@ class LoopLink(LinkSpec):
 
 
 def test_link_kinds_table_is_data() -> None:
-    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465", "rtlwmbus"}
+    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465", "rtlwmbus", "rtlwmbus+exec"}
     assert link_class("tcp") is TcpLink and link_class("serial") is SerialLink
     assert all(isinstance(target, str) and ":" in target for target in LINK_KINDS.values())
 
@@ -298,3 +298,13 @@ def test_spec_classes_load_lazily_from_the_table(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(LINK_KINDS, "tcp", f"{__name__}:LoopLink")
     assert isinstance(parse_link("tcp://x"), LoopLink)
     assert url_module.link_class("tcp") is LoopLink
+
+
+def test_rtlwmbus_exec_link_names_a_program() -> None:
+    from smgwd.links.dongle import RtlWmbusExecLink
+
+    link = parse_link("rtlwmbus+exec:///usr/local/lib/smgwd/sdr%20receiver")
+    assert isinstance(link, RtlWmbusExecLink) and link.path == "/usr/local/lib/smgwd/sdr receiver"
+    assert str(link) == "rtlwmbus+exec:///usr/local/lib/smgwd/sdr%20receiver"
+    with pytest.raises(LinkError, match="takes no parameters"):
+        parse_link("rtlwmbus+exec:///usr/bin/x?args=-f")

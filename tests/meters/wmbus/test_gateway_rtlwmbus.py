@@ -74,3 +74,64 @@ def test_rtl_wmbus_fifo_into_the_store(tmp_path: Path) -> None:
     assert temperature.gateway_time is not None and temperature.meter_time is None
     assert {m.protocol for m in meters.values()} == {"wmbus"}
     assert meters["locked"].errors >= 1
+
+
+def _exec_config(tmp_path: Path, program: Path) -> str:
+    return (f'[store]\npath = "{tmp_path / "gw.db"}"\nflush_interval = 0.05\n[time]\nservers = []\n'
+            f'[control]\nsocket = "{tmp_path / "control.sock"}"\n'
+            f'[[meters]]\nid = "room1"\nlink = "rtlwmbus+exec://{program}"\nprotocol = "wmbus"\n'
+            'wmbus_id = "00010203"\ninterval = 2.0\nsilence_intervals = 30\n')
+
+
+def test_rtl_wmbus_program_started_by_the_gateway(tmp_path: Path) -> None:
+    lines = tmp_path / "lines.txt"
+    lines.write_text(LINES[0] + "\n")
+    pid_file = tmp_path / "pid"
+    program = tmp_path / "sdr-receiver"
+    # a pipeline in a script, as rtl_sdr | rtl_wmbus would be: its children must end with it
+    program.write_text(f"#!/bin/sh\ncat {lines} | cat\nsleep 600 &\necho $$ $! > {pid_file}\nwait\n")
+    program.chmod(0o755)
+    config = parse_config(_exec_config(tmp_path, program))
+
+    async def life() -> list[int]:
+        gateway = Gateway(config, notifier=Notifier.disabled())
+        await gateway.start()
+        try:
+            driver = gateway.meters["room1"].driver
+            await _until(lambda: driver.stats.frames >= 1)
+            assert driver.state is LinkState.UP
+            await _until(lambda: pid_file.exists() and len(pid_file.read_text().split()) == 2)
+            return [int(p) for p in pid_file.read_text().split()]
+        finally:
+            await gateway.stop()
+            await asyncio.sleep(0.3)  # the SIGTERM'd group is reaped
+
+    for pid in asyncio.run(life()):  # the script and its child
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        with open(f"/proc/{pid}/stat") as stat:
+            assert stat.read().split(") ")[1].startswith("Z"), f"process {pid} still runs after the gateway stopped"
+    with StoreReader(tmp_path / "gw.db") as reader:
+        temperature = [r for r in reader.readings(meter="room1") if r.obis == Obis(0, 0, 137, 0, 0, 255)]
+    assert temperature and (temperature[0].raw, temperature[0].scaler) == (2180, -2)
+
+
+def test_rtl_wmbus_program_that_cannot_run_is_named(tmp_path: Path) -> None:
+    program = tmp_path / "not-executable"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o644)
+    config = parse_config(_exec_config(tmp_path, program))
+
+    async def life() -> None:
+        gateway = Gateway(config, notifier=Notifier.disabled())
+        await gateway.start()
+        try:
+            driver = gateway.meters["room1"].driver
+            await _until(lambda: "is not an executable file" in driver.reason)
+            assert driver.state is not LinkState.UP
+        finally:
+            await gateway.stop()
+
+    asyncio.run(life())
