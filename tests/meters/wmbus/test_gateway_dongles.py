@@ -262,3 +262,40 @@ def test_a_wrong_key_is_named_once_in_the_log_and_in_status(
 
     listed = json.loads(out) if out.lstrip().startswith("[") else [json.loads(line) for line in out.splitlines() if line]
     assert {m["id"]: m["protocol"] for m in listed} == {"house": "wmbus", "tap": "wmbus"}
+
+
+def test_an_unplugged_stick_comes_back_by_itself(tmp_path: Path) -> None:
+    """A /dev/serial/by-id name is a symlink: unplugged, it vanishes; plugged in, it points anew."""
+    by_id = tmp_path / "usb-IMST_iM871A-if00-port0"
+    xml = _sim_xml("im871a", "", 0.1).encode()
+
+    def plug(sim: Simulator) -> None:
+        new = tmp_path / "new-link"
+        new.symlink_to(sim.radios[0].emulator.port.path)  # type: ignore[attr-defined]
+        new.replace(by_id)
+
+    async def life() -> None:
+        first = Simulator(parse_sim_config(xml))
+        await first.start()
+        plug(first)
+        gateway = Gateway(parse_config(_gateway_toml(tmp_path, "im871a", str(by_id), 0.1, 50)),
+                          notifier=Notifier.disabled())
+        await gateway.start()
+        second = Simulator(parse_sim_config(xml))
+        try:
+            house = gateway.meters["house"].driver
+            await _until(lambda: house.stats.frames >= 3)
+            await first.stop()  # unplugged: the port is gone
+            by_id.unlink()
+            await _until(lambda: house.state is LinkState.DOWN)
+            assert "dongle down" in house.reason
+            before = house.stats.frames
+            await second.start()
+            plug(second)  # plugged in again, on another tty
+            await _until(lambda: house.state is LinkState.UP and house.stats.frames >= before + 3)
+            assert receiver_for(house.link).up  # type: ignore[attr-defined]
+        finally:
+            await gateway.stop()
+            await second.stop()
+
+    asyncio.run(life())
