@@ -117,6 +117,7 @@ def parse_config(data: bytes, source: str = "<config>") -> SimConfig:
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
+        self.radio_only: dict[str, str] = {}  # water/heat meter id -> its element name
 
     def fail(self, element: Any, what: str) -> SimConfigError:
         return SimConfigError(f"{self.source}:{element.sourceline}: <{element.tag}>: {what}")
@@ -125,6 +126,7 @@ class _Builder:
         time_el = root.find("time")
         meters = tuple(self.meter(el) for el in root.iterfind("meters/meter"))
         radio_meters = tuple(self.radio_meter(el) for el in root.iterfind("meters/*") if el.tag in ("water", "heat"))
+        self.radio_only = {el.get("id"): el.tag for el in root.iterfind("meters/*") if el.tag in ("water", "heat")}
         ids = [m.id for m in meters]
         all_ids = [el.get("id") for el in root.iterfind("meters/*")]
         for el in root.iterfind("meters/*"):
@@ -158,11 +160,16 @@ class _Builder:
         return TimeSettings(get("mode", "accelerated"), when, float(get("quarter-hour-seconds", "4")),
                             int(get("resolution-ms", "1000")))
 
+    def _sml_ref(self, el: Any, ref: str, meter_ids: list[str]) -> None:
+        if ref in self.radio_only:
+            raise self.fail(el, f"{self.radio_only[ref]} meter {ref!r} sends wM-Bus only (put it on a <wmbus> listener)")
+        if ref not in meter_ids:
+            raise self.fail(el, f"no meter with id {ref!r}")
+
     def tcp(self, el: Any, meter_ids: list[str]) -> TcpListener:
         refs = tuple(m.get("ref") for m in el.iterfind("meter"))
         for m, ref in zip(el.iterfind("meter"), refs):
-            if ref not in meter_ids:
-                raise self.fail(m, f"no meter with id {ref!r}")
+            self._sml_ref(m, ref, meter_ids)
         auth = el.find("auth")
         get = el.get
         return TcpListener(
@@ -173,8 +180,7 @@ class _Builder:
 
     def serial(self, el: Any, meter_ids: list[str]) -> SerialListener:
         get = el.get
-        if get("meter") not in meter_ids:
-            raise self.fail(el, f"no meter with id {get('meter')!r}")
+        self._sml_ref(el, get("meter"), meter_ids)
         return SerialListener(get("id"), get("device"), get("meter"), int(get("baud", "9600")),
                               get("parity", "N"), float(get("interval-seconds", "1")))
 

@@ -80,8 +80,9 @@ def encode_record(
 def date_time_f(moment: _dt.datetime, *, summer_time: bool = False) -> bytes:
     """The 4 bytes of a type F date and time (minute resolution, local meter time)."""
     year = moment.year
-    if not 1900 <= year <= 2299:
-        raise ValueError(f"year {year} is outside type F's 1900..2299")
+    if not 1981 <= year <= 2299:
+        # 1900..1980 would be written with hundred-years 0, which readers take as 2000..2080
+        raise ValueError(f"year {year} is outside what type F says unambiguously (1981..2299)")
     hundred, y = divmod(year - 1900, 100)
     return bytes((
         moment.minute & 0x3F,

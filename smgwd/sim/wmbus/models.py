@@ -62,6 +62,11 @@ class RadioModel(Protocol):
     id: str
     device_type: int
 
+    @property
+    def now(self) -> float:
+        """The simulated time the model is integrated to."""
+        ...
+
     def records(self) -> bytes:
         """The record area at the clock's current time (brings the model up to it)."""
         ...
@@ -79,6 +84,10 @@ class ElectricityModel:
     def __init__(self, meter: SimMeter) -> None:
         self.meter = meter
         self.id = meter.spec.id
+
+    @property
+    def now(self) -> float:
+        return self.meter.now
 
     def records(self) -> bytes:
         m = self.meter

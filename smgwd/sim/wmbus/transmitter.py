@@ -79,8 +79,8 @@ class Transmitter:
             config = 0
         tpl = TransportHeader(0x7A, self.access, 0x00, config, 0x10 if s.security == 7 else None)
         ell = None
-        if s.ell:
-            minutes = self.counter & 0x1FF_FFFF
+        if s.ell:  # SN: AES-CTR, the minutes of the meter's clock, session number 0
+            minutes = int(self.model.now // 60) & 0x1FF_FFFF
             ell = ExtendedLink(0x8D, 0x20, self.access, session=(1 << 29) | minutes << 4)
         self.sent += 1
         return encode_telegram(LinkHeader(SND_NR, self.address), tpl, records, ell=ell, afl=afl, key=s.key)
