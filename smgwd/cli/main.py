@@ -89,6 +89,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="whether the telegrams still carry their link-layer CRCs (default: detect)",
     )
 
+    hdlc = protocols.add_parser(
+        "hdlc",
+        help="DLMS/COSEM push frames (HDLC) from a meter's customer port",
+        description=(
+            "Decode DLMS/COSEM pushes: one HDLC frame per line as hex, flags optional (#-comments and "
+            "blank lines skipped); the segments of a message and the blocks of a transfer in order. "
+            "Prints JSON Lines, one object per reading; what is refused goes to stderr, one line each. "
+            "Exit status: 0 all decoded, 2 some frame or message refused (HCS/FCS, tag, truncation, an "
+            "incomplete message) or none found, 1 usage error."
+        ),
+    )
+    hdlc.add_argument("file", nargs="?", default="-", metavar="FILE", help="input file, or - for stdin (default)")
+    hdlc.add_argument("--key", metavar="HEX", help="the meter's encryption key (global unicast key, 32 hex digits)")
+    hdlc.add_argument("--auth-key", metavar="HEX", help="the authentication key: the GCM tag is then checked")
+    hdlc.add_argument("--layout", metavar="NAME", help="the list layout of a push without OBIS codes (default: "
+                                                       "picked by the list identifier)")
+
     config = commands.add_parser(
         "config",
         help="work with the gateway configuration",
@@ -292,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         from smgwd.cli.decode_sml import run
 
         return quiet_on_broken_pipe(lambda: run(args, parser))
+    if args.command == "decode" and args.protocol == "hdlc":
+        from smgwd.cli.decode_hdlc import run as decode_hdlc
+
+        return quiet_on_broken_pipe(lambda: decode_hdlc(args))
     if args.command == "decode" and args.protocol == "wmbus":
         from smgwd.cli.decode_wmbus import run as decode_wmbus
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import reduce
 
 from smgwd.codec.wmbus.errors import WmbusError
-from smgwd.codec.wmbus.framing import FrameBuffer
+from smgwd.codec.framing import FrameBuffer
 from smgwd.codec.wmbus.link import with_l_field
 
 SOF = 0xFF

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from smgwd.codec.crc import crc16_x25
 from smgwd.codec.wmbus.errors import WmbusError
-from smgwd.codec.wmbus.framing import FrameBuffer
+from smgwd.codec.framing import FrameBuffer
 from smgwd.codec.wmbus.link import with_l_field
 
 SOF = 0xA5

@@ -1,4 +1,4 @@
-"""What the dongle host-protocol decoders share: a bounded buffer, an event queue, counters.
+"""What the incremental frame decoders (dongle host protocols, HDLC) share: a bounded buffer, an event queue, counters.
 
 A subclass implements ``_scan``: take complete frames from the front of ``self._buf``,
 append events with ``self._emit``, step over garbage with ``self._skip``, and leave an

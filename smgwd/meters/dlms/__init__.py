@@ -1,0 +1,1 @@
+"""DLMS/COSEM push meters: HDLC (or M-Bus) frames to readings."""

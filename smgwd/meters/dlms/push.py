@@ -1,0 +1,206 @@
+"""A Data-Notification's body onto readings: the three push layouts real meters use.
+
+How this works: the body is one structure. :func:`push_values` recognises how it names
+its values and gives each as a :class:`PushValue` (OBIS, raw value, scaler, unit):
+
+- **registers**: a structure of structures ``{obis, value[, {scaler, unit}]}`` (Aidon,
+  the Austrian Kaifa lists); the scaler and unit come with each value.
+- **pairs**: a flat structure ``{header…, obis, value, obis, value…}`` (Kamstrup): every
+  6-byte octet string followed by a value names that value; elements before the first
+  code are the list's header (its identifier).
+- **IDIS**: ``{capture objects, value, value…}`` (Landis+Gyr E450, Iskra AM550): the
+  first element is an array of capture object definitions ``{class id, logical name,
+  attribute, data index}`` (it is the push setup's own attribute 2), and element k is the
+  value of definition k.
+- **positional**: anything else (Norwegian Kaifa lists carry no OBIS codes at all): the
+  values in order, named by a :class:`ListLayout` the caller picked for the list.
+
+Scalers and units missing from the push come from the layout (or the meter profile), and
+a value whose scaler is unknown keeps scaler 0 and says so (``scaler_known`` False).
+Octet strings that are dates (12 octets under a clock code, or any value typed date-time)
+are the meter's clock, returned apart, never as a reading.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, cast
+
+from smgwd.codec.dlms import CosemDateTime, Data, DataType, decode_date_time
+from smgwd.cosem.obis import Obis
+
+__all__ = ["CLOCK", "ListLayout", "Field", "PushValue", "PushValues", "push_values"]
+
+CLOCK = Obis(0, 0, 1, 0, 0, 255)
+_DATETIME_CODES = {CLOCK}
+
+
+class Field(NamedTuple):
+    """One position of a list layout: its OBIS code and, where the push omits them, scaler and unit."""
+
+    obis: Obis
+    scaler: int | None = None
+    unit: int | None = None
+    name: str | None = None
+
+
+class ListLayout(NamedTuple):
+    """A published push list: what each position (or OBIS code) means."""
+
+    name: str
+    fields: tuple[Field, ...] = ()  # positional lists: one per body element (header included)
+    scalers: dict[Obis, tuple[int, int | None]] = {}  # lists with codes but no scalers: OBIS -> (scaler, unit)
+
+
+class PushValue(NamedTuple):
+    obis: Obis
+    raw: int | bytes | bool
+    scaler: int
+    unit: int | None
+    scaler_known: bool
+    name: str | None = None
+
+
+class PushValues(NamedTuple):
+    layout: str  # registers | pairs | idis | positional
+    values: tuple[PushValue, ...]
+    clock: CosemDateTime | None  # a clock value in the body (0-0:1.0.0)
+    list_id: str | None  # the list identifier the meter sent, if any
+    skipped: int  # elements that are no reading (nulls, structures left over, floats)
+
+
+def _children(item: Data) -> tuple[Data, ...] | None:
+    """The elements of an array or structure (None for any other value)."""
+    if item.type in (DataType.ARRAY, DataType.STRUCTURE):
+        return cast("tuple[Data, ...]", item.value)
+    return None
+
+
+def _obis(item: Data) -> Obis | None:
+    if item.type is DataType.OCTET_STRING and isinstance(item.value, bytes) and len(item.value) == 6:
+        return Obis.from_bytes(item.value)
+    return None
+
+
+def _raw(item: Data) -> int | bytes | bool | None:
+    value = item.value
+    if item.type is DataType.BOOLEAN:
+        return bool(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return None
+
+
+def _as_datetime(item: Data) -> CosemDateTime | None:
+    if isinstance(item.value, CosemDateTime):
+        return item.value
+    if item.type is DataType.OCTET_STRING and isinstance(item.value, bytes) and len(item.value) == 12:
+        return decode_date_time(item.value)
+    return None
+
+
+def _scaler_unit(item: Data) -> tuple[int, int | None] | None:
+    value = _children(item)
+    if item.type is DataType.STRUCTURE and value is not None and len(value) == 2:
+        scaler, unit = value
+        if isinstance(scaler.value, int) and isinstance(unit.value, int) and scaler.type in (DataType.INT8, DataType.INT16) \
+                and unit.type in (DataType.ENUM, DataType.UINT8):
+            return scaler.value, unit.value
+    return None
+
+
+def _list_id(item: Data) -> str | None:
+    if item.type in (DataType.VISIBLE_STRING, DataType.UTF8_STRING) and isinstance(item.value, str):
+        return item.value
+    if item.type is DataType.OCTET_STRING and isinstance(item.value, bytes) and len(item.value) != 6 and item.value.isascii():
+        text = item.value.decode("ascii")
+        return text if text.isprintable() else None
+    return None
+
+
+class _Builder:
+    def __init__(self, layout: ListLayout | None) -> None:
+        self.layout = layout
+        self.values: list[PushValue] = []
+        self.clock: CosemDateTime | None = None
+        self.skipped = 0
+
+    def add(self, obis: Obis, item: Data, scaler_unit: tuple[int, int | None] | None = None, name: str | None = None) -> None:
+        stamp = _as_datetime(item) if obis in _DATETIME_CODES or item.type is DataType.DATE_TIME else None
+        if stamp is not None:
+            self.clock = stamp
+            return
+        raw = _raw(item)
+        if raw is None:
+            self.skipped += 1
+            return
+        known = scaler_unit is not None
+        if scaler_unit is None and self.layout is not None and obis in self.layout.scalers:
+            scaler_unit, known = self.layout.scalers[obis], True
+        scaler, unit = scaler_unit if scaler_unit is not None else (0, None)
+        if isinstance(raw, (bytes, bool)):
+            known = True  # no scaler applies to a string or a flag
+        self.values.append(PushValue(obis, raw, scaler, unit, known, name))
+
+
+def push_values(body: Data, layout: ListLayout | None = None) -> PushValues:
+    """The values of a push body (see the module doc); ``layout`` names positional lists."""
+    b = _Builder(layout)
+    items = _children(body) if body.type is DataType.STRUCTURE else None
+    if items is None:
+        items = (body,)
+    registers = [_children(i) if i.type is DataType.STRUCTURE else None for i in items]
+    if items and all(r and _obis(r[0]) for r in registers):
+        for register in registers:
+            assert register is not None
+            obis = _obis(register[0])
+            assert obis is not None
+            if len(register) < 2:
+                b.skipped += 1
+                continue
+            su = _scaler_unit(register[2]) if len(register) > 2 else None
+            b.add(obis, register[1], su)
+        return PushValues("registers", tuple(b.values), b.clock, None, b.skipped)
+    first = _children(items[0]) if items[0].type is DataType.ARRAY else None
+    if first and all(_capture_def(d) is not None for d in first):
+        defs = [_capture_def(d) for d in first]
+        for definition, item in zip(defs[1:], items[1:]):
+            assert definition is not None
+            b.add(definition, item)
+        b.skipped += max(0, len(items) - len(defs))
+        return PushValues("idis", tuple(b.values), b.clock, None, b.skipped)
+    first_code = next((k for k, i in enumerate(items[:-1]) if _obis(i) is not None), None)
+    if layout is not None and layout.fields:
+        list_id = next((x for x in (_list_id(i) for i in items[:1]) if x), None)
+        for field, item in zip(layout.fields, items):
+            su = (field.scaler, field.unit) if field.scaler is not None else None
+            b.add(field.obis, item, su, field.name)
+        b.skipped += max(0, len(items) - len(layout.fields))
+        return PushValues("positional", tuple(b.values), b.clock, list_id, b.skipped)
+    if first_code is not None:
+        list_id = next((x for x in (_list_id(i) for i in items[:first_code]) if x), None)
+        k = first_code
+        while k < len(items) - 1:
+            obis = _obis(items[k])
+            if obis is None:
+                b.skipped += 1
+                k += 1
+                continue
+            b.add(obis, items[k + 1])
+            k += 2
+        return PushValues("pairs", tuple(b.values), b.clock, list_id, b.skipped)
+    list_id = next((x for x in (_list_id(i) for i in items[:1]) if x), None)
+    return PushValues("positional", (), None, list_id, len(items))
+
+
+def _capture_def(item: Data) -> Obis | None:
+    parts = _children(item)
+    if item.type is not DataType.STRUCTURE or parts is None or len(parts) != 4:
+        return None
+    class_id, name, attribute, _index = parts
+    if class_id.type is not DataType.UINT16 or attribute.type not in (DataType.INT8, DataType.UINT8):
+        return None
+    return _obis(name)
