@@ -147,7 +147,7 @@ class MeterConfig:
 
     id: str
     link: LinkSpec
-    protocol: Literal["sml", "wmbus"] = "sml"
+    protocol: Literal["sml", "wmbus", "dlms"] = "sml"
     mode: MeterMode = MeterMode.PULL  # default in the file: pull if the link takes requests, else push
     interval: float = 15.0  # pull: seconds between reads; push: the meter's push interval
     crc: CrcPolicy = CrcPolicy.AUTO  # default in the file: the profile's
@@ -160,8 +160,11 @@ class MeterConfig:
     password_file: Path | None = None  # pull only
     password: str | None = field(default=None, repr=False)  # password_file's content, no trailing newline
     wmbus_id: str | None = None  # wmbus: the meter's 8-digit id (the A-field, as printed on the meter)
-    key_file: Path | None = None  # wmbus: file with the meter's AES-128 key (32 hex digits), mode 0600
+    key_file: Path | None = None  # wmbus, dlms: file with the meter's AES-128 key (32 hex digits), mode 0600
     key: bytes | None = field(default=None, repr=False)  # key_file's key
+    auth_key_file: Path | None = None  # dlms: the authentication key (the GCM tag is then checked)
+    auth_key: bytes | None = field(default=None, repr=False)
+    layout: str | None = None  # dlms: the list layout of a push without OBIS codes (default: by list id)
     enabled: bool = True
 
 
@@ -462,7 +465,7 @@ _METER_ID = _text(r"[A-Za-z0-9_.-]{1,64}", "1 to 64 of A-Z a-z 0-9 _ . -")
 _METER_FIELDS: dict[str, Check] = {
     "id": _METER_ID,
     "link": _link,
-    "protocol": _choice(("sml", "wmbus")),
+    "protocol": _choice(("sml", "wmbus", "dlms")),
     "mode": _choice(("pull", "push"), MeterMode),
     "interval": _seconds(),
     "crc": _choice(_CRC_NAMES, CrcPolicy),
@@ -475,9 +478,14 @@ _METER_FIELDS: dict[str, Check] = {
     "password_file": _path,
     "wmbus_id": _text(r"[0-9A-Fa-f]{8}", "the meter's 8-digit id, e.g. \"12345678\""),
     "key_file": _path,
+    "auth_key_file": _path,
+    "layout": _text(r"[A-Za-z0-9_.-]{1,64}", "a list layout name (smgwctl decode hdlc --layout)"),
     "enabled": _boolean,
 }
 _WMBUS_ONLY = ("wmbus_id", "key_file")
+_DLMS_ONLY = ("auth_key_file", "layout")
+#: a DLMS push meter's default push interval (seconds); HAN ports push every 2 to 10 s
+DLMS_INTERVAL = 10.0
 _SML_ONLY = ("crc", "profile", "server_id", "timeout", "rediscover_interval", "username", "password_file")
 #: a wM-Bus meter's default send interval (seconds): silence is reported after 5 of them
 WMBUS_INTERVAL = 300.0
@@ -640,6 +648,11 @@ def _meter(value: Any, key: str, base_dir: Path) -> MeterConfig:
     link: LinkSpec = fields["link"]
     if fields.get("protocol") == "wmbus" or isinstance(link, WmbusReceiverLink):
         return _wmbus_meter(fields, key, base_dir)
+    if fields.get("protocol") == "dlms":
+        return _dlms_meter(fields, key, base_dir)
+    for name in _DLMS_ONLY:
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"only a DLMS meter has a {name} (expected protocol = \"dlms\")")
     for name in _WMBUS_ONLY:
         if name in fields:
             raise _Problem(f"{key}.{name}", f"only a wM-Bus meter has a {name} (expected protocol = \"wmbus\")")
@@ -675,6 +688,9 @@ def _wmbus_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfi
     for name in _SML_ONLY:
         if name in fields:
             raise _Problem(f"{key}.{name}", f"a wM-Bus meter has no {name} (it is an SML setting)")
+    for name in _DLMS_ONLY:
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"a wM-Bus meter has no {name} (it is a DLMS setting)")
     if fields.get("mode", MeterMode.PUSH) is not MeterMode.PUSH:
         raise _Problem(f"{key}.mode", "a wM-Bus meter sends by itself (expected mode = \"push\", or no mode)")
     if "wmbus_id" not in fields:
@@ -685,6 +701,33 @@ def _wmbus_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfi
     if "key_file" in fields:
         fields["key_file"] = _absolute(fields["key_file"], base_dir)
         fields["key"] = _read_key(fields["key_file"], f"{key}.key_file")
+    return MeterConfig(**fields)
+
+
+def _dlms_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfig:
+    """A ``protocol = "dlms"`` push meter on a serial line, its keys from 0600 files."""
+    from smgwd.links.serial import SerialLink
+    from smgwd.meters.dlms.layouts import LAYOUTS
+
+    link = fields["link"]
+    if not isinstance(link, SerialLink):
+        raise _Problem(f"{key}.link", f"a DLMS push meter is read from a serial line, not {link.kind}:// "
+                                      "(expected serial:///dev/ttyUSB0?baud=2400&parity=E, as the meter sends)")
+    for name in (*_SML_ONLY, "wmbus_id"):
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"a DLMS meter has no {name}")
+    if fields.get("mode", MeterMode.PUSH) is not MeterMode.PUSH:
+        raise _Problem(f"{key}.mode", "a DLMS meter on its customer port pushes (expected mode = \"push\", or no mode)")
+    fields["mode"] = MeterMode.PUSH
+    fields.setdefault("interval", DLMS_INTERVAL)
+    if "layout" in fields and fields["layout"] not in LAYOUTS:
+        raise _Problem(f"{key}.layout", f"no list layout {fields['layout']!r} (known: {', '.join(sorted(LAYOUTS))})")
+    for path_key, value_key in (("key_file", "key"), ("auth_key_file", "auth_key")):
+        if path_key in fields:
+            fields[path_key] = _absolute(fields[path_key], base_dir)
+            fields[value_key] = _read_key(fields[path_key], f"{key}.{path_key}")
+    if "auth_key" in fields and "key" not in fields:
+        raise _Problem(f"{key}.auth_key_file", "an authentication key without the encryption key (expected key_file too)")
     return MeterConfig(**fields)
 
 

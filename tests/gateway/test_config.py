@@ -197,7 +197,7 @@ def test_example_config_explains_every_key() -> None:
                 "logging": LoggingConfig}
     for section, cls in sections.items():
         assert set(document[section]) == set(cls.__dataclass_fields__), section
-    meter_keys = set(MeterConfig.__dataclass_fields__) - {"password", "key"}
+    meter_keys = set(MeterConfig.__dataclass_fields__) - {"password", "key", "auth_key"}
     present = set(document["meters"][0]) | set(re.findall(r"^# (\w+) = ", text, re.MULTILINE))
     assert meter_keys <= present
     for key in meter_keys | {"id", "retention_days", "servers"}:
@@ -236,7 +236,7 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         (meter_toml("drift_limit = 5"), "meters[0].drift_limit: unknown key (drift_limit belongs in [time])"),
         (meter_toml("baud = 9600"), "meters[0].baud: unknown key (expected one of id, link, protocol, mode, interval, crc, "
                                     "profile, server_id, timeout, silence_intervals, rediscover_interval, username, "
-                                    "password_file, wmbus_id, key_file, enabled)"),
+                                    "password_file, wmbus_id, key_file, auth_key_file, layout, enabled)"),
         # wrong types
         ("gateway = 5", "gateway: got the integer 5 (expected a table)"),
         ("[store]\nbatch_size = '500'", "store.batch_size: got the string '500' (expected an integer 1..100000)"),
@@ -287,7 +287,9 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         (meter_toml() + meter_toml('crc = "crc32"', 'id = "n"\nlink = "tcp://h:2"\n'),
          "meters[1].crc: 'crc32' is not one of auto, x25, kermit, off"),
         (meter_toml('crc = "x-25"'), "meters[0].crc: 'x-25' is not one of auto, x25, kermit, off (did you mean x25?)"),
-        (meter_toml('protocol = "dlms"'), "meters[0].protocol: 'dlms' is not one of sml, wmbus"),
+        (meter_toml('protocol = "dlms"'), "meters[0].link: a DLMS push meter is read from a serial line, not tcp:// "
+                                        "(expected serial:///dev/ttyUSB0?baud=2400&parity=E, as the meter sends)"),
+        (meter_toml('protocol = "x"'), "meters[0].protocol: 'x' is not one of sml, wmbus, dlms"),
         (meter_toml('mode = "poll"'), "meters[0].mode: 'poll' is not one of pull, push (did you mean pull?)"),
         (meter_toml('profile = "holley"'), "meters[0].profile: 'holley' is not one of generic, strict, holley-dtz541, "
                                            "dzg-dvs74, elster-as2020, emh-ed300l (did you mean holley-dtz541?)"),
@@ -554,7 +556,8 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
     "meters": {"id": "string", "link": "string", "protocol": "string", "mode": "string", "interval": "number",
                "crc": "string", "profile": "string", "server_id": "string", "timeout": "number",
                "silence_intervals": "integer", "rediscover_interval": "number", "username": "string",
-               "password_file": "string", "wmbus_id": "string", "key_file": "string", "enabled": "boolean"},
+               "password_file": "string", "wmbus_id": "string", "key_file": "string", "auth_key_file": "string",
+               "layout": "string", "enabled": "boolean"},
 }
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -575,7 +578,7 @@ bare_keys = st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True)
 def test_field_kinds_cover_every_field() -> None:
     for section, cls in (("gateway", GatewayIdentity), ("store", StoreConfig), ("time", TimeConfig),
                          ("control", ControlConfig), ("logging", LoggingConfig), ("meters", MeterConfig)):
-        assert set(FIELD_KINDS[section]) == set(cls.__dataclass_fields__) - {"password", "key"}
+        assert set(FIELD_KINDS[section]) == set(cls.__dataclass_fields__) - {"password", "key", "auth_key"}
 
 
 def place(section: str, key: str, value: Any) -> dict[str, Any]:
