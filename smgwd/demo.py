@@ -1,11 +1,13 @@
 """``smgwd demo``: the simulator and the gateway on loopback, with a live view.
 
 How this works: one event loop runs both programs' libraries. The simulator
-gets four meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
+gets seven meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
 household read by the gateway over TCP with jOSEF's discovery flow (SML pull),
-a prosumer with PV that pushes SML over a pty pair like an IR head, and a water
-meter (OMS security mode 5, T1) and a heat meter (mode 7, C1) heard by an
-emulated iM871A stick on another pty (their keys in ``DIR/keys``, 0600). The
+a prosumer with PV that pushes SML over a pty pair like an IR head, two DLMS/COSEM
+meters pushing HDLC on their customer ports (one plain, one encrypted with AES-GCM
+in general-block-transfer blocks), and a water meter (OMS security mode 5, T1) and
+a heat meter (mode 7, C1) heard by an emulated iM871A stick on another pty (every
+key in ``DIR/keys``, 0600). The
 gateway gets a configuration generated for them, its store in the demo
 directory, and no NTP server (so every reading says ``unsynchronised``,
 honestly). The lab EMP runs too: a fresh lab PKI in ``DIR/pki`` (kept when it
@@ -54,6 +56,9 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
   <listeners>
     <tcp id="lan" host="127.0.0.1" port="0"><meter ref="household"/></tcp>
     <serial id="ir" device="pty" meter="prosumer" interval-seconds="1"/>
+    <dlms id="han-a" device="pty" meter="flat-a" layout="registers" interval-seconds="2"/>
+    <dlms id="han-b" device="pty" meter="flat-b" layout="idis" key="{han_ek}" auth-key="{han_ak}" block-size="96"
+          interval-seconds="2"/>
     <wmbus id="radio" device="pty" dongle="im871a" duplicate-rate="0.1" seed="3">
       <meter ref="water" security="5" key="{water_key}" interval-seconds="3"/>
       <meter ref="heat" security="7" key="{heat_key}" radio-mode="c1" interval-seconds="4"/>
@@ -67,6 +72,12 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
     <meter id="prosumer" manufacturer="SIM" serial="20000002" seed="7" initial-import-kwh="4321">
       <consumption profile="h0" annual-kwh="4500" dynamic="true"/>
       <infeed annual-kwh="6000"/>
+    </meter>
+    <meter id="flat-a" manufacturer="KFM" serial="50000005" seed="11" initial-import-kwh="9876.5">
+      <consumption profile="h0" annual-kwh="2500" dynamic="true"/>
+    </meter>
+    <meter id="flat-b" manufacturer="LGZ" serial="60000006" seed="13" initial-import-kwh="1500">
+      <consumption profile="g0" annual-kwh="8000"/>
     </meter>
     <water id="water" manufacturer="SIM" serial="30000003" seed="5" annual-m3="80" initial-m3="123.4"/>
     <heat id="heat" manufacturer="SIM" serial="40000004" seed="9" annual-kwh="9000" initial-kwh="20000"/>
@@ -105,6 +116,22 @@ id = "prosumer"
 link = "serial://{pty}?baud=9600"
 mode = "push"
 interval = 1.0
+
+# DLMS/COSEM push meters on customer ports (HDLC over ptys, 2400 8E1): one plain, one encrypted
+[[meters]]
+id = "flat-a"
+link = "serial://{han_a}?baud=2400&parity=E"
+protocol = "dlms"
+interval = 2.0
+
+[[meters]]
+id = "flat-b"
+link = "serial://{han_b}?baud=2400&parity=E"
+protocol = "dlms"
+key_file = "{keys}/flat-b.ek"
+auth_key_file = "{keys}/flat-b.ak"
+layout = "smgw-sim-idis"
+interval = 2.0
 
 # wM-Bus meters heard by an emulated iM871A stick on a pty (keys in keys/, mode 0600)
 [[meters]]
@@ -165,6 +192,7 @@ SHOWN = {
     Obis(1, 0, 1, 8, 0): ("import", "kWh", 3, 1000),
     Obis(1, 0, 2, 8, 0): ("export", "kWh", 3, 1000),
     Obis(1, 0, 16, 7, 0): ("power", "W", 0, 1),
+    Obis(1, 0, 1, 7, 0): ("power", "W", 0, 1),
     Obis(8, 0, 1, 0, 0): ("volume", "m³", 3, 1),
     Obis(8, 0, 2, 0, 0): ("flow", "l/h", 0, 0.001),
     Obis(6, 0, 1, 0, 0): ("heat", "kWh", 1, 1000),
@@ -223,17 +251,18 @@ def _start_emp(workdir: Path) -> tuple[EmpService, EmpServer]:
 
 
 def _meter_keys(workdir: Path) -> dict[str, str]:
-    """The wM-Bus meters' AES keys (made once), as key files of mode 0600 in ``DIR/keys``."""
+    """The wM-Bus and DLMS meters' AES keys (made once), as key files of mode 0600 in ``DIR/keys``."""
     keys = workdir / "keys"
     keys.mkdir(mode=0o700, exist_ok=True)
     out = {}
-    for meter in ("water", "heat"):
-        path = keys / f"{meter}.key"
+    for name, file_name in (("water_key", "water.key"), ("heat_key", "heat.key"), ("han_ek", "flat-b.ek"),
+                            ("han_ak", "flat-b.ak")):
+        path = keys / file_name
         if not path.exists():
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as file:
                 file.write(secrets.token_hex(16) + "\n")
-        out[f"{meter}_key"] = path.read_text().strip()
+        out[name] = path.read_text().strip()
     return out
 
 
@@ -252,6 +281,7 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
         toml = GATEWAY_TOML.format(
             db=workdir / "smgwd.db", socket=workdir / "control.sock", port=simulator.tcp_servers[0].port,
             pty=pty, household=household.server_id.hex(), radio=simulator.radios[0].emulator.port.path,  # type: ignore[attr-defined]
+            han_a=simulator.pushers[1].sink.path, han_b=simulator.pushers[2].sink.path,  # type: ignore[attr-defined]
             keys=workdir / "keys",
         ) + EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
         config_path = workdir / "smgwd.toml"

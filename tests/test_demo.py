@@ -23,9 +23,9 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with StoreReader(tmp_path / "smgwd.db") as reader:
         acked = reader.outbox("acked")
         ours = {(r.meter_id, str(r.obis), str(r.raw), r.scaler) for r in reader.readings()}
-    assert {meter for meter, *_ in ours} == {"household", "prosumer", "water", "heat"}, text
-    for key in ("water", "heat"):
-        assert (tmp_path / "keys" / f"{key}.key").stat().st_mode & 0o777 == 0o600
+    assert {meter for meter, *_ in ours} == {"household", "prosumer", "flat-a", "flat-b", "water", "heat"}, text
+    for key in ("water.key", "heat.key", "flat-b.ek", "flat-b.ak"):
+        assert (tmp_path / "keys" / key).stat().st_mode & 0o777 == 0o600
     assert acked, text
     store = EmpStore(load_emp_config(tmp_path / "emp.toml").store, readonly=True)
     try:
@@ -33,9 +33,11 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert messages >= len(acked) and readings > 0  # one may be stored but its ack cut off by the stop
         assert all(store.message(entry.message_id) for entry in acked)
         meters = {r.meter for r in store.readings()}
-        assert meters <= {"household", "prosumer", "water", "heat"}
+        assert meters <= {"household", "prosumer", "flat-a", "flat-b", "water", "heat"}
         assert meters & {"water", "heat"}, meters  # the wM-Bus meters reach the EMP too
-        wireless = {(r.meter, r.obis, r.raw, r.scaler) for r in store.readings() if r.meter in ("water", "heat")}
-        assert wireless <= ours, sorted(wireless - ours)[:5]  # as the gateway recorded them
+        assert meters & {"flat-a", "flat-b"}, meters  # and the DLMS ones
+        new_wires = {(r.meter, r.obis, r.raw, r.scaler) for r in store.readings()
+                     if r.meter in ("water", "heat", "flat-a", "flat-b")}
+        assert new_wires <= ours, sorted(new_wires - ours)[:5]  # as the gateway recorded them
     finally:
         store.close()

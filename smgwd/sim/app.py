@@ -13,9 +13,12 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from smgwd.sim.clock import AcceleratedClock, RealClock, SimClock, SteppedClock
-from smgwd.sim.config import SimConfig, TcpListener, TimeSettings, WmbusListener
+from smgwd.codec.dlms import DlmsKeys
+from smgwd.sim.config import DlmsListener, SimConfig, TcpListener, TimeSettings, WmbusListener
+from smgwd.sim.dlms_push import DlmsPushSettings, push_frames
 from smgwd.sim.meter import SimMeter
 from smgwd.sim.sml_push import Pusher, open_sink
 from smgwd.sim.sml_server import SmlServer
@@ -27,6 +30,14 @@ from smgwd.sim.wmbus.transmitter import Transmitter
 __all__ = ["Simulator", "make_clock"]
 
 log = logging.getLogger(__name__)
+
+
+def _dlms_encoder(listener: DlmsListener, meter: SimMeter) -> Callable[[SimMeter, int], bytes]:
+    """The push encoder of a DLMS listener: its layout, keys, blocks and frame size."""
+    keys = DlmsKeys(listener.key, listener.auth_key) if listener.key else None
+    settings = DlmsPushSettings(listener.layout, keys, listener.block_size, listener.max_info)
+    title = meter.spec.manufacturer.encode("ascii") + meter.spec.serial.to_bytes(5, "big")
+    return lambda m, sequence: b"".join(push_frames(m, sequence, settings, title))
 
 
 def make_clock(settings: TimeSettings) -> SimClock:
@@ -103,6 +114,14 @@ class Simulator:
             self.pushers.append(pusher)
             log.info("meter %s pushes SML every %g s to %s", serial.meter, serial.interval_seconds, sink.description)
             self._tasks.append(asyncio.create_task(pusher.run(), name=f"push-{serial.id}"))
+        for dlms in self.config.dlms:
+            sink = open_sink(dlms.device, dlms.baud, dlms.parity)
+            pusher = Pusher(self.meters[dlms.meter], sink, dlms.interval_seconds, encode=_dlms_encoder(dlms, self.meters[dlms.meter]),
+                            protocol="DLMS")
+            self.pushers.append(pusher)
+            log.info("meter %s pushes DLMS (%s%s) every %g s to %s", dlms.meter, dlms.layout,
+                     ", encrypted" if dlms.key else "", dlms.interval_seconds, sink.description)
+            self._tasks.append(asyncio.create_task(pusher.run(), name=f"dlms-{dlms.id}"))
         for listener in self.config.wmbus:
             radio = self._open_radio(listener)
             radio.emulator.start()

@@ -10,7 +10,7 @@ naming the file, the line and the element. The result is a frozen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from smgwd.sim.wmbus.models import HeatSpec, WaterSpec
 from smgwd.sim.wmbus.transmitter import RadioSettings
 
 __all__ = [
-    "SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "WmbusListener", "load_config",
+    "DlmsListener", "SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "WmbusListener",
+    "load_config",
     "parse_config",
 ]
 
@@ -81,6 +82,23 @@ DONGLE_BAUD = {"im871a": 57600, "amb8465": 9600}
 
 
 @dataclass(frozen=True, slots=True)
+class DlmsListener:
+    """A meter's customer port pushing DLMS/COSEM over HDLC."""
+
+    id: str
+    device: str  # "pty" or a device path
+    meter: str
+    layout: str = "registers"  # registers | idis
+    key: bytes | None = field(default=None, repr=False)
+    auth_key: bytes | None = field(default=None, repr=False)
+    block_size: int = 0
+    max_info: int = 128
+    baud: int = 2400
+    parity: str = "E"
+    interval_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     time: TimeSettings
     tcp: tuple[TcpListener, ...]
@@ -88,6 +106,7 @@ class SimConfig:
     meters: tuple[MeterSpec, ...]
     source: str = "<config>"
     wmbus: tuple[WmbusListener, ...] = ()
+    dlms: tuple[DlmsListener, ...] = ()
     radio_meters: tuple[WaterSpec | HeatSpec, ...] = ()  # wM-Bus only: water and heat
 
     def meter(self, meter_id: str) -> MeterSpec:
@@ -135,8 +154,9 @@ class _Builder:
         tcp = tuple(self.tcp(el, ids) for el in root.iterfind("listeners/tcp"))
         serial = tuple(self.serial(el, ids) for el in root.iterfind("listeners/serial"))
         wmbus = tuple(self.wmbus(el, all_ids) for el in root.iterfind("listeners/wmbus"))
+        dlms = tuple(self.dlms(el, ids) for el in root.iterfind("listeners/dlms"))
         self.check_wmbus(root, meters, radio_meters)
-        listener_ids = [x.id for x in tcp] + [x.id for x in serial] + [x.id for x in wmbus]
+        listener_ids = [x.id for x in tcp] + [x.id for x in serial] + [x.id for x in wmbus] + [x.id for x in dlms]
         for el in root.iterfind("listeners/*"):
             if listener_ids.count(el.get("id")) > 1:
                 raise self.fail(el, f"listener id {el.get('id')!r} is used twice")
@@ -144,7 +164,7 @@ class _Builder:
         for el, listener in zip(root.iterfind("listeners/tcp"), tcp):
             if listener.port and ports.count((listener.host, listener.port)) > 1:
                 raise self.fail(el, f"port {listener.port} on {listener.host} is used twice")
-        return SimConfig(self.time(time_el), tcp, serial, meters, self.source, wmbus, radio_meters)
+        return SimConfig(self.time(time_el), tcp, serial, meters, self.source, wmbus, dlms, radio_meters)
 
     def time(self, el: Any) -> TimeSettings:
         if el is None:
@@ -212,6 +232,19 @@ class _Builder:
             raise self.fail(el, "transparent mode is an AMB8465 setting")
         return WmbusListener(get("id"), get("device"), dongle, tuple(radios), int(get("baud", DONGLE_BAUD[dongle])),
                              faults, int(get("seed", "0")), transparent)
+
+    def dlms(self, el: Any, meter_ids: list[str]) -> DlmsListener:
+        get = el.get
+        self._sml_ref(el, get("meter"), meter_ids)
+        key, auth = get("key"), get("auth-key")
+        if auth is not None and key is None:
+            raise self.fail(el, "auth-key without key: the authentication tag needs the encryption key too")
+        return DlmsListener(
+            get("id"), get("device"), get("meter"), get("layout", "registers"),
+            bytes.fromhex(key) if key else None, bytes.fromhex(auth) if auth else None,
+            int(get("block-size", "0")), int(get("max-info", "128")), int(get("baud", "2400")), get("parity", "E"),
+            float(get("interval-seconds", "2")),
+        )
 
     def check_wmbus(self, root: Any, meters: tuple[MeterSpec, ...], radio_meters: tuple[WaterSpec | HeatSpec, ...]) -> None:
         """wM-Bus ids are manufacturer and serial: two radio meters may not share them."""

@@ -42,7 +42,7 @@ def server_lines(sim: Simulator) -> list[str]:
             lines.append(f"-> Server requires authentication (user [{listener.username}])")
     for pusher in sim.pushers:
         lines.append(
-            f"-> Meter [{pusher.meter.spec.id}] pushes SML every [{pusher.interval:g}] s to [{pusher.sink.description}]"
+            f"-> Meter [{pusher.meter.spec.id}] pushes {pusher.protocol} every [{pusher.interval:g}] s to [{pusher.sink.description}]"
             f" (frames {pusher.stats.frames}, dropped {pusher.stats.dropped})"
         )
     for radio in sim.radios:

@@ -19,7 +19,7 @@ import termios
 import time
 import tty
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Callable, Protocol
 
 from smgwd.codec.sml.encoder import encode_messages
 from smgwd.codec.sml.transport import encode_frame
@@ -147,15 +147,17 @@ class PushStats:
 
 @dataclass
 class Pusher:
-    """Push one meter's frames to one sink every ``interval`` real seconds."""
+    """Push one meter's frames to one sink every ``interval`` real seconds (SML unless ``encode`` says otherwise)."""
 
     meter: SimMeter
     sink: ByteSink
     interval: float = 1.0
     stats: PushStats = field(default_factory=PushStats)
+    encode: Callable[[SimMeter, int], bytes] = push_frame
+    protocol: str = "SML"
 
     def push_once(self) -> bool:
-        data = push_frame(self.meter, self.stats.frames + self.stats.dropped)
+        data = self.encode(self.meter, self.stats.frames + self.stats.dropped)
         if self.sink.write(data):
             self.stats.frames += 1
             return True
