@@ -18,7 +18,7 @@ from smgwd.cli.reading_output import JsonLines
 from smgwd.codec.dlms import DlmsKeys
 from smgwd.cosem.obis import Obis
 from smgwd.meters.dlms.layouts import LAYOUTS
-from smgwd.meters.dlms.reader import PushDecoded, PushFailed, PushReader
+from smgwd.meters.dlms.reader import PushDecoded, PushFailed, PushReader, pending
 from smgwd.reading import octets_text
 
 EXIT_OK, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2
@@ -57,11 +57,8 @@ def run(args: argparse.Namespace) -> int:
     """Decode the frames named in ``args``; returns the exit status."""
     try:
         keys = DlmsKeys(_key(args.key, "--key"), _key(args.auth_key, "--auth-key"))
-        layout = None
-        if args.layout is not None:
-            if args.layout not in LAYOUTS:
-                raise ValueError(f"--layout: no list layout {args.layout!r} (known: {', '.join(sorted(LAYOUTS))})")
-            layout = LAYOUTS[args.layout]
+        if args.layout is not None and args.layout not in LAYOUTS:
+            raise ValueError(f"--layout: no list layout {args.layout!r} (known: {', '.join(LAYOUTS.names())})")
     except ValueError as error:
         print(f"smgwctl: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -75,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"smgwctl: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
 
-    reader = PushReader(keys, layouts=LAYOUTS, layout=layout)
+    reader = PushReader(keys, layout=args.layout)
     lines = JsonLines("dlms")
     rejected = decoded = False
     out = sys.stdout
@@ -107,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
                                      "meter_datetime": result.meter_datetime, "security": result.security,
                                      "frames": result.frames}
             out.write(lines.lines([r._replace(meter_id=meter) for r in result.readings], **extra))
-    if reader.segments.pending or reader.blocks.pending:
-        print("end of input: a message is incomplete (its last segment or block is missing)", file=sys.stderr)
+    if pending(reader):
+        print("end of input: a frame or message is incomplete (its end, last segment or last block is missing)", file=sys.stderr)
         rejected = True
     if not decoded and not rejected:
         print("smgwctl: no HDLC frame found in the input" if not frames else "smgwctl: no message in the frames",

@@ -721,7 +721,7 @@ def _dlms_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfig
     fields["mode"] = MeterMode.PUSH
     fields.setdefault("interval", DLMS_INTERVAL)
     if "layout" in fields and fields["layout"] not in LAYOUTS:
-        raise _Problem(f"{key}.layout", f"no list layout {fields['layout']!r} (known: {', '.join(sorted(LAYOUTS))})")
+        raise _Problem(f"{key}.layout", f"no list layout {fields['layout']!r} (known: {', '.join(LAYOUTS.names())})")
     for path_key, value_key in (("key_file", "key"), ("auth_key_file", "auth_key")):
         if path_key in fields:
             fields[path_key] = _absolute(fields[path_key], base_dir)

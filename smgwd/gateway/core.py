@@ -68,12 +68,11 @@ def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
         )
     if meter.protocol == "dlms":
         from smgwd.codec.dlms import DlmsKeys
-        from smgwd.meters.dlms.layouts import LAYOUTS
         from smgwd.meters.dlms.push_driver import DlmsPushDriver
 
         return DlmsPushDriver(
             meter.id, meter.link, DlmsKeys(meter.key, meter.auth_key), gateway, gateway.stamp, gateway,
-            layout=LAYOUTS[meter.layout] if meter.layout else None, interval=meter.interval,
+            layout=meter.layout, interval=meter.interval,
             silence_intervals=meter.silence_intervals,
         )
     if meter.mode is MeterMode.PULL:

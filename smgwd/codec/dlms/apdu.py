@@ -79,9 +79,9 @@ def decode_notification(apdu: bytes, keys: DlmsKeys | None = None) -> DataNotifi
     if apdu[:1] and apdu[0] in CIPHERING_TAGS:
         ciphered = parse_ciphered(apdu)
         plain, checked = decipher(ciphered, keys or DlmsKeys())
-        if plain[:1] and plain[0] in CIPHERING_TAGS:
-            raise DlmsFormatError("ciphering inside ciphering", 0)
         try:
+            if plain[:1] and plain[0] in CIPHERING_TAGS:  # inside the try: a wrong key gives DB/DC too
+                raise DlmsFormatError("ciphering inside ciphering", 0)
             note = _plain(plain)
         except DlmsError as error:
             if ciphered.encrypted and not checked:

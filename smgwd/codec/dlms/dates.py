@@ -95,7 +95,7 @@ def _date_fields(b: bytes) -> tuple[int | None, int | None, int | None, int | No
             pass
         elif not 1 <= day <= 31:
             ok = False
-        elif year is not None and month is not None and month <= 12 and day > calendar.monthrange(year, month)[1]:
+        elif year is not None and month is not None and 1 <= month <= 12 and day > calendar.monthrange(year, month)[1]:
             ok = False
     return year, month, day, weekday, ok
 

@@ -153,7 +153,7 @@ class HdlcDecoder(FrameBuffer["Received | Rejected"]):
         if close < 0:
             return False
         body = _unstuff(bytes(buf[1:close]))
-        if body is None or len(body) != length:
+        if body is None:  # decode_frame checks the length: the stuffed format field may itself be escaped
             return False
         try:
             frame = decode_frame(body)

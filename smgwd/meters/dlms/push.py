@@ -4,10 +4,12 @@ How this works: the body is one structure. :func:`push_values` recognises how it
 its values and gives each as a :class:`PushValue` (OBIS, raw value, scaler, unit):
 
 - **registers**: a structure of structures ``{obis, value[, {scaler, unit}]}`` (Aidon,
-  the Austrian Kaifa lists); the scaler and unit come with each value.
-- **pairs**: a flat structure ``{header…, obis, value, obis, value…}`` (Kamstrup): every
-  6-byte octet string followed by a value names that value; elements before the first
-  code are the list's header (its identifier).
+  the Austrian Kaifa lists), maybe after a clock or list id and before a meter number;
+  the scaler and unit come with each value.
+- **pairs**: a flat structure ``{header…, obis, value[, {scaler, unit}], obis, value…}``
+  (Kamstrup; Netz NÖ and Sagemcom with the scaler after each value): every 6-byte octet
+  string followed by a value names that value; elements before the first code are the
+  list's header (its identifier, a clock).
 - **IDIS**: ``{capture objects, value, value…}`` (Landis+Gyr E450, Iskra AM550): the
   first element is an array of capture object definitions ``{class id, logical name,
   attribute, data index}`` (it is the push setup's own attribute 2), and element k is the
@@ -31,13 +33,13 @@ from smgwd.cosem.obis import Obis
 __all__ = ["CLOCK", "ListLayout", "Field", "PushValue", "PushValues", "push_values"]
 
 CLOCK = Obis(0, 0, 1, 0, 0, 255)
-_DATETIME_CODES = {CLOCK}
 
 
 class Field(NamedTuple):
-    """One position of a list layout: its OBIS code and, where the push omits them, scaler and unit."""
+    """One position of a list layout: its OBIS code (None: no public source says what it is) and,
+    where the push omits them, scaler and unit."""
 
-    obis: Obis
+    obis: Obis | None
     scaler: int | None = None
     unit: int | None = None
     name: str | None = None
@@ -48,7 +50,8 @@ class ListLayout(NamedTuple):
 
     name: str
     fields: tuple[Field, ...] = ()  # positional lists: one per body element (header included)
-    scalers: dict[Obis, tuple[int, int | None]] = {}  # lists with codes but no scalers: OBIS -> (scaler, unit)
+    # lists with codes but no scalers: OBIS code, or (C, D) for every code of that quantity -> (scaler, unit)
+    scalers: dict[Obis | tuple[int, int], tuple[int, int | None]] = {}
 
 
 class PushValue(NamedTuple):
@@ -129,7 +132,8 @@ class _Builder:
         self.skipped = 0
 
     def add(self, obis: Obis, item: Data, scaler_unit: tuple[int, int | None] | None = None, name: str | None = None) -> None:
-        stamp = _as_datetime(item) if obis in _DATETIME_CODES or item.type is DataType.DATE_TIME else None
+        is_clock = obis.a == 0 and obis.c == 1 and obis.d == 0  # the clock object of any channel (Kamstrup: 0-1:1.0.0)
+        stamp = _as_datetime(item) if is_clock or item.type is DataType.DATE_TIME else None
         if stamp is not None:
             self.clock = stamp
             return
@@ -138,8 +142,10 @@ class _Builder:
             self.skipped += 1
             return
         known = scaler_unit is not None
-        if scaler_unit is None and self.layout is not None and obis in self.layout.scalers:
-            scaler_unit, known = self.layout.scalers[obis], True
+        if scaler_unit is None and self.layout is not None and self.layout.scalers:
+            table = self.layout.scalers
+            scaler_unit = table.get(obis) or table.get((obis.c, obis.d))
+            known = scaler_unit is not None
         scaler, unit = scaler_unit if scaler_unit is not None else (0, None)
         if isinstance(raw, (bytes, bool)):
             known = True  # no scaler applies to a string or a flag
@@ -149,21 +155,28 @@ class _Builder:
 def push_values(body: Data, layout: ListLayout | None = None) -> PushValues:
     """The values of a push body (see the module doc); ``layout`` names positional lists."""
     b = _Builder(layout)
-    items = _children(body) if body.type is DataType.STRUCTURE else None
+    items = _children(body)  # a structure; Aidon sends an array
     if items is None:
         items = (body,)
     registers = [_children(i) if i.type is DataType.STRUCTURE else None for i in items]
-    if items and all(r and _obis(r[0]) for r in registers):
-        for register in registers:
+    is_register = [bool(r and len(r) >= 2 and _obis(r[0])) for r in registers]
+    if any(is_register) and all(is_register[is_register.index(True) : len(is_register) - is_register[::-1].index(True)]):
+        list_id = None
+        for item, register, named in zip(items, registers, is_register):
+            if not named:  # a leading clock or list id, a trailing meter number
+                stamp = _as_datetime(item)
+                if stamp is not None:
+                    b.clock = stamp
+                else:
+                    list_id = list_id or _list_id(item)
+                    b.skipped += 1
+                continue
             assert register is not None
             obis = _obis(register[0])
             assert obis is not None
-            if len(register) < 2:
-                b.skipped += 1
-                continue
             su = _scaler_unit(register[2]) if len(register) > 2 else None
             b.add(obis, register[1], su)
-        return PushValues("registers", tuple(b.values), b.clock, None, b.skipped)
+        return PushValues("registers", tuple(b.values), b.clock, list_id, b.skipped)
     first = _children(items[0]) if items[0].type is DataType.ARRAY else None
     if first and all(_capture_def(d) is not None for d in first):
         defs = [_capture_def(d) for d in first]
@@ -176,21 +189,31 @@ def push_values(body: Data, layout: ListLayout | None = None) -> PushValues:
     if layout is not None and layout.fields:
         list_id = next((x for x in (_list_id(i) for i in items[:1]) if x), None)
         for field, item in zip(layout.fields, items):
+            if field.obis is None:
+                b.skipped += 1
+                continue
             su = (field.scaler, field.unit) if field.scaler is not None else None
             b.add(field.obis, item, su, field.name)
         b.skipped += max(0, len(items) - len(layout.fields))
         return PushValues("positional", tuple(b.values), b.clock, list_id, b.skipped)
     if first_code is not None:
-        list_id = next((x for x in (_list_id(i) for i in items[:first_code]) if x), None)
+        list_id = None
+        for item in items[:first_code]:  # the header: list id, a clock
+            stamp = _as_datetime(item)
+            if stamp is not None:
+                b.clock = stamp
+            else:
+                list_id = list_id or _list_id(item)
         k = first_code
-        while k < len(items) - 1:
-            obis = _obis(items[k])
+        while k < len(items):
+            obis = _obis(items[k]) if k < len(items) - 1 else None
             if obis is None:
                 b.skipped += 1
                 k += 1
                 continue
-            b.add(obis, items[k + 1])
-            k += 2
+            su = _scaler_unit(items[k + 2]) if k + 2 < len(items) else None
+            b.add(obis, items[k + 1], su)
+            k += 3 if su is not None else 2
         return PushValues("pairs", tuple(b.values), b.clock, list_id, b.skipped)
     list_id = next((x for x in (_list_id(i) for i in items[:1]) if x), None)
     return PushValues("positional", (), None, list_id, len(items))

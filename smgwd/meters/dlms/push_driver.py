@@ -16,8 +16,6 @@ import asyncio
 from smgwd.codec.dlms import DlmsKeys
 from smgwd.links.stream import open_stream
 from smgwd.links.url import LinkSpec
-from smgwd.meters.dlms.layouts import LAYOUTS
-from smgwd.meters.dlms.push import ListLayout
 from smgwd.meters.dlms.reader import PushFailed, PushReader
 from smgwd.meters.driver import DriverEvents, LinkState, MeterDriver, ReadingSink, SessionEnded, Stamp
 
@@ -36,7 +34,7 @@ class DlmsPushDriver(MeterDriver):
         stamp: Stamp,
         events: DriverEvents,
         *,
-        layout: ListLayout | None = None,
+        layout: str | None = None,
         interval: float = 10.0,
         silence_intervals: int = 5,
         **kwargs: object,
@@ -63,7 +61,7 @@ class DlmsPushDriver(MeterDriver):
     async def session(self) -> None:
         stream = await open_stream(self.link)
         try:
-            reader = PushReader(self.keys, LAYOUTS, self.layout)
+            reader = PushReader(self.keys, layout=self.layout)
             loop = asyncio.get_running_loop()
             last_good = loop.time()
             while True:

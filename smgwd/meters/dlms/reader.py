@@ -28,11 +28,14 @@ from smgwd.codec.dlms import (
     decode_notification,
     parse_block,
 )
+from smgwd.codec.dlms.mbus_link import MbusLinkDecoder, MbusRejected
 from smgwd.codec.hdlc import HdlcDecoder, HdlcMessage, Reassembler, Received
-from smgwd.meters.dlms.push import ListLayout, PushValues, push_values
+from smgwd.codec.dlms import DataType
+from smgwd.meters.dlms.layouts import LAYOUTS, Layouts
+from smgwd.meters.dlms.push import PushValues, push_values
 from smgwd.reading import MeterTime, MeterTimeKind, Reading
 
-__all__ = ["LayoutSource", "PushDecoded", "PushFailed", "PushReader", "notification_readings"]
+__all__ = ["PushDecoded", "PushFailed", "PushReader", "notification_readings", "pending"]
 
 SCALER_UNKNOWN = "scaler_unknown"
 TAG_UNCHECKED = "tag_unchecked"
@@ -51,6 +54,8 @@ class PushDecoded:
     quirks: tuple[str, ...] = ()
     skipped: int = 0
     system_title: bytes | None = None  # of a ciphered message: the meter's identity
+    clock: CosemDateTime | None = None  # the meter clock value in the body (0-0:1.0.0), if any
+    date_time: CosemDateTime | None = None  # the notification's own date-time, if any
 
 
 @dataclass
@@ -59,9 +64,6 @@ class PushFailed:
 
     reason: str
     kind: str  # frame | message | security
-
-
-LayoutSource = dict[str, ListLayout]  # list identifier -> layout
 
 
 def _meter_time(stamp: CosemDateTime | None) -> MeterTime | None:
@@ -88,15 +90,27 @@ class PushReader:
     """One push line's state: bytes in, decoded and failed messages out."""
 
     keys: DlmsKeys = field(default_factory=DlmsKeys)
-    layouts: LayoutSource = field(default_factory=dict)
-    layout: ListLayout | None = None  # forced by configuration (else looked up by list id)
+    layouts: Layouts = LAYOUTS
+    layout: str | None = None  # a layout or family name from the configuration (else picked by list id)
     hdlc: HdlcDecoder = field(default_factory=HdlcDecoder)
     segments: Reassembler = field(default_factory=Reassembler)
     blocks: BlockAssembler = field(default_factory=BlockAssembler)
     started: bool = False  # a message decoded already (a capture may begin mid-transfer)
+    transport: str = "hdlc"  # hdlc | mbus (EN 13757-2 long frames, as some Austrian meters send)
+    mbus: MbusLinkDecoder = field(default_factory=MbusLinkDecoder)
 
     def feed(self, data: bytes) -> list[PushDecoded | PushFailed]:
         out: list[PushDecoded | PushFailed] = []
+        if self.transport == "mbus":
+            self.mbus.feed(data)
+            for item in self.mbus:
+                if isinstance(item, MbusRejected):
+                    out.append(PushFailed(f"M-Bus frame refused: {item.error}", "frame"))
+                    continue
+                result = self.apdu(item.apdu, item.frames)
+                if result is not None:
+                    out.append(result)
+            return out
         self.hdlc.feed(data)
         for event in self.hdlc:
             if not isinstance(event, Received):
@@ -125,13 +139,20 @@ class PushReader:
             kind = "security" if type(error).__name__ in ("WrongKeyError", "TagMismatchError", "MissingKeyError") \
                 else "message"
             return PushFailed(f"{type(error).__name__}: {error}", kind)
-        values = push_values(note.body, self.layout)
-        if self.layout is None and values.list_id is not None and values.list_id in self.layouts:
-            values = push_values(note.body, self.layouts[values.list_id])
+        values = push_values(note.body)
+        count = len(note.body.value) if note.body.type is DataType.STRUCTURE and isinstance(note.body.value, tuple) else 1
+        layout = self.layouts.pick(self.layout, values.list_id, count)
+        if layout is not None:
+            values = push_values(note.body, layout)
         quirks = note.quirks + ((TAG_UNCHECKED,) if note.security and not note.tag_checked else ())
         stamp = note.date_time
         shown = stamp or values.clock
         self.started = True
         return PushDecoded(notification_readings(values, stamp, quirks), values.layout, values.list_id,
                            shown.local_isoformat() if shown is not None else None, frames, note.security, quirks,
-                           values.skipped, note.system_title)
+                           values.skipped, note.system_title, values.clock, note.date_time)
+
+
+def pending(reader: PushReader) -> bool:
+    """A message has begun and not ended (its last segment, block or M-Bus frame is missing)."""
+    return bool(reader.segments.pending or reader.blocks.pending or reader.mbus.pending or reader.hdlc.buffered > 1)
