@@ -39,6 +39,8 @@ def _key(text: str | None, option: str) -> bytes | None:
 
 def _with_flags(data: bytes) -> bytes:
     """The frame between flags, whether the line had them or not (its length field decides)."""
+    if data[:1] == b"\x68":  # an M-Bus long frame: as it is
+        return data
     if data[:1] != b"\x7e":
         data = b"\x7e" + data
     if len(data) >= 3 and len(data) == ((data[1] << 8 | data[2]) & 0x7FF) + 1:
@@ -72,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"smgwctl: cannot read {args.file}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
 
-    reader = PushReader(keys, layout=args.layout)
+    reader = PushReader(keys, layout=args.layout, transport="mbus" if args.mbus else "hdlc")
     lines = JsonLines("dlms")
     rejected = decoded = False
     out = sys.stdout

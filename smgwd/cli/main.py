@@ -103,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     hdlc.add_argument("file", nargs="?", default="-", metavar="FILE", help="input file, or - for stdin (default)")
     hdlc.add_argument("--key", metavar="HEX", help="the meter's encryption key (global unicast key, 32 hex digits)")
     hdlc.add_argument("--auth-key", metavar="HEX", help="the authentication key: the GCM tag is then checked")
-    hdlc.add_argument("--layout", metavar="NAME", help="the list layout of a push without OBIS codes (default: "
-                                                       "picked by the list identifier)")
+    hdlc.add_argument("--layout", metavar="NAME", help="the list layout or meter family of a push without OBIS codes "
+                                                       "or scalers, e.g. kaifa, kamstrup-no, lg-e450 (default: picked by "
+                                                       "the list identifier where that is unambiguous)")
+    hdlc.add_argument("--mbus", action="store_true", help="the lines are M-Bus long frames (68 L L 68 …), as Austrian "
+                                                          "meters wrap their pushes")
 
     config = commands.add_parser(
         "config",

@@ -165,6 +165,7 @@ class MeterConfig:
     auth_key_file: Path | None = None  # dlms: the authentication key (the GCM tag is then checked)
     auth_key: bytes | None = field(default=None, repr=False)
     layout: str | None = None  # dlms: the list layout of a push without OBIS codes (default: by list id)
+    transport: Literal["hdlc", "mbus"] = "hdlc"  # dlms: HDLC frames, or EN 13757-2 long frames (Austrian meters)
     enabled: bool = True
 
 
@@ -480,10 +481,11 @@ _METER_FIELDS: dict[str, Check] = {
     "key_file": _path,
     "auth_key_file": _path,
     "layout": _text(r"[A-Za-z0-9_.-]{1,64}", "a list layout name (smgwctl decode hdlc --layout)"),
+    "transport": _choice(("hdlc", "mbus")),
     "enabled": _boolean,
 }
 _WMBUS_ONLY = ("wmbus_id", "key_file")
-_DLMS_ONLY = ("auth_key_file", "layout")
+_DLMS_ONLY = ("auth_key_file", "layout", "transport")
 #: a DLMS push meter's default push interval (seconds); HAN ports push every 2 to 10 s
 DLMS_INTERVAL = 10.0
 _SML_ONLY = ("crc", "profile", "server_id", "timeout", "rediscover_interval", "username", "password_file")

@@ -72,7 +72,7 @@ def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
 
         return DlmsPushDriver(
             meter.id, meter.link, DlmsKeys(meter.key, meter.auth_key), gateway, gateway.stamp, gateway,
-            layout=meter.layout, interval=meter.interval,
+            layout=meter.layout, transport=meter.transport, interval=meter.interval,
             silence_intervals=meter.silence_intervals,
         )
     if meter.mode is MeterMode.PULL:

@@ -236,7 +236,7 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         (meter_toml("drift_limit = 5"), "meters[0].drift_limit: unknown key (drift_limit belongs in [time])"),
         (meter_toml("baud = 9600"), "meters[0].baud: unknown key (expected one of id, link, protocol, mode, interval, crc, "
                                     "profile, server_id, timeout, silence_intervals, rediscover_interval, username, "
-                                    "password_file, wmbus_id, key_file, auth_key_file, layout, enabled)"),
+                                    "password_file, wmbus_id, key_file, auth_key_file, layout, transport, enabled)"),
         # wrong types
         ("gateway = 5", "gateway: got the integer 5 (expected a table)"),
         ("[store]\nbatch_size = '500'", "store.batch_size: got the string '500' (expected an integer 1..100000)"),
@@ -557,7 +557,7 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
                "crc": "string", "profile": "string", "server_id": "string", "timeout": "number",
                "silence_intervals": "integer", "rediscover_interval": "number", "username": "string",
                "password_file": "string", "wmbus_id": "string", "key_file": "string", "auth_key_file": "string",
-               "layout": "string", "enabled": "boolean"},
+               "layout": "string", "transport": "string", "enabled": "boolean"},
 }
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {

@@ -35,6 +35,7 @@ class DlmsPushDriver(MeterDriver):
         events: DriverEvents,
         *,
         layout: str | None = None,
+        transport: str = "hdlc",
         interval: float = 10.0,
         silence_intervals: int = 5,
         **kwargs: object,
@@ -43,6 +44,7 @@ class DlmsPushDriver(MeterDriver):
         self.link = link
         self.keys = keys
         self.layout = layout
+        self.transport = transport
         self.silence = interval * silence_intervals
         self._reported: set[str] = set()
 
@@ -61,7 +63,7 @@ class DlmsPushDriver(MeterDriver):
     async def session(self) -> None:
         stream = await open_stream(self.link)
         try:
-            reader = PushReader(self.keys, layout=self.layout)
+            reader = PushReader(self.keys, layout=self.layout, transport=self.transport)
             loop = asyncio.get_running_loop()
             last_good = loop.time()
             while True:
