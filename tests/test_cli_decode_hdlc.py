@@ -108,3 +108,14 @@ def test_incomplete_input_and_empty_input() -> None:
     assert empty.returncode == 2 and "no HDLC frame found" in empty.stderr.decode()
     usage = smgwctl("--key", "zz")
     assert usage.returncode == 1 and "--key: not hex" in usage.stderr.decode()
+
+
+def test_a_raw_serial_capture_as_xxd_lines() -> None:
+    """`xxd -p` of a serial capture: 30 bytes a line, frames split anywhere, noise before the first flag."""
+    stream = "0012ff" + "".join(f.lower() for f in CAPTURES["iskra_am550_ch_2026_vse_segmented"]["frames"])
+    text = "\n".join(stream[k : k + 60] for k in range(0, len(stream), 60)) + "\n"
+    whole = smgwctl("--layout", "iskra-am550", stdin=frames("iskra_am550_ch_2026_vse_segmented"))
+    split = smgwctl("--layout", "iskra-am550", stdin=text)
+    assert split.returncode == 0, split.stderr.decode()
+    assert [{k: v for k, v in r.items() if k != "meter"} for r in lines(split.stdout)] == \
+        [{k: v for k, v in r.items() if k != "meter"} for r in lines(whole.stdout)]

@@ -1,8 +1,9 @@
 """``smgwctl decode hdlc``: decode DLMS/COSEM push frames offline.
 
 Input is hex text, one HDLC frame per line (with or without its 0x7E flags; ``#``
-comments and blank lines skipped); the segments of one message and the blocks of one
-transfer follow each other in order. Output: JSON Lines of readings with ``protocol``
+comments and blank lines skipped), or a byte stream split anyhow (``xxd -p`` of a serial
+capture); the segments of one message and the blocks of one transfer follow each other in
+order. Output: JSON Lines of readings with ``protocol``
 "dlms"; what is refused goes to stderr, one line each. A capture that begins in the middle
 of a message loses that first message with a note (not an error); a message still
 incomplete at the end of the input is an error.
@@ -38,13 +39,12 @@ def _key(text: str | None, option: str) -> bytes | None:
 
 
 def _with_flags(data: bytes) -> bytes:
-    """The frame between flags, whether the line had them or not (its length field decides)."""
-    if data[:1] == b"\x68":  # an M-Bus long frame: as it is
-        return data
-    if data[:1] != b"\x7e":
-        data = b"\x7e" + data
-    if len(data) >= 3 and len(data) == ((data[1] << 8 | data[2]) & 0x7FF) + 1:
-        data += b"\x7e"
+    """A whole frame gets the flags it lacks (its length field decides); anything else is a piece
+    of a byte stream (``xxd -p`` lines) and passes as it is."""
+    if len(data) >= 2 and data[0] & 0xF0 == 0xA0 and (data[0] << 8 | data[1]) & 0x7FF == len(data):
+        return b"\x7e" + data + b"\x7e"
+    if len(data) >= 3 and data[0] == 0x7E and (data[1] << 8 | data[2]) & 0x7FF == len(data) - 1:
+        return data + b"\x7e"
     return data
 
 
