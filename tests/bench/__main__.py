@@ -2,13 +2,14 @@
 
 import sys
 
-from tests.bench import cms, daemon, decode_cli, delivery, mbus_records, sim_push, sml_decode, store_ingest, wmbus
+from tests.bench import cms, daemon, decode_cli, delivery, dlms, mbus_records, sim_push, sml_decode, store_ingest, wmbus
 
 BENCHMARKS = {
     "sml": sml_decode.main,
     "decode": decode_cli.main,
     "mbus": mbus_records.main,
     "wmbus": wmbus.main,
+    "dlms": dlms.main,
     "sim": sim_push.main,
     "store": store_ingest.main,
     "daemon": daemon.main,

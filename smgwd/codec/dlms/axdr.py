@@ -103,30 +103,53 @@ def _need(data: bytes, pos: int, count: int, what: str) -> None:
         raise DlmsTruncatedError(f"{what} needs {count} byte(s), {len(data) - pos} left", pos)
 
 
+_KINDS = {int(t): t for t in DataType}
+_INT_SPECS = {int(kind): (kind, size, signed) for kind, (size, signed) in _INTEGERS.items()}
+_new = tuple.__new__  # builds a Data without the named tuple's argument handling (hot path)
+
+
+def _integer(data: bytes, pos: int, spec: tuple[DataType, int, bool]) -> tuple[Data, int]:
+    kind, size, signed = spec
+    end = pos + 1 + size
+    if end > len(data):
+        raise DlmsTruncatedError(f"{kind.name.lower()} needs {size} byte(s), {len(data) - pos - 1} left", pos + 1)
+    return _new(Data, (kind, int.from_bytes(data[pos + 1 : end], "big", signed=signed))), end
+
+
 def decode_data(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Data, int]:
     """Decode one value at ``pos``; returns it and the position after it."""
     if pos >= len(data):
         raise DlmsTruncatedError("data ends before a value", pos)
     tag = data[pos]
-    if tag not in _TAGS:
+    spec = _INT_SPECS.get(tag)
+    if spec is not None:
+        return _integer(data, pos, spec)
+    kind = _KINDS.get(tag)
+    if kind is None:
         raise DlmsFormatError(f"unknown data type tag {tag} (0x{tag:02X})", pos)
-    kind = DataType(tag)
     pos += 1
-    if kind in _INTEGERS:
-        size, signed = _INTEGERS[kind]
-        _need(data, pos, size, kind.name.lower())
-        return Data(kind, int.from_bytes(data[pos : pos + size], "big", signed=signed)), pos + size
-    if kind in (DataType.ARRAY, DataType.STRUCTURE):
+    if kind is DataType.STRUCTURE or kind is DataType.ARRAY:
         if depth >= MAX_DEPTH:
             raise DlmsFormatError(f"nesting deeper than {MAX_DEPTH}", pos - 1)
         count, pos = decode_length(data, pos)
-        if count > len(data) - pos:  # every element takes at least one byte
-            raise DlmsTruncatedError(f"{kind.name.lower()} of {count} elements in {len(data) - pos} bytes", pos)
-        items = []
+        n = len(data)
+        if count > n - pos:  # every element takes at least one byte
+            raise DlmsTruncatedError(f"{kind.name.lower()} of {count} elements in {n - pos} bytes", pos)
+        items: list[Data] = []
+        append = items.append
         for _ in range(count):
-            item, pos = decode_data(data, pos, depth + 1)
-            items.append(item)
-        return Data(kind, tuple(items)), pos
+            if pos >= n:
+                raise DlmsTruncatedError("data ends before a value", pos)
+            spec = _INT_SPECS.get(data[pos])
+            if spec is not None:  # the common elements inline: integers and short octet strings
+                item, pos = _integer(data, pos, spec)
+            elif data[pos] == 9 and pos + 1 < n and data[pos + 1] < 0x80 and pos + 2 + data[pos + 1] <= n:
+                end = pos + 2 + data[pos + 1]
+                item, pos = _new(Data, (DataType.OCTET_STRING, bytes(data[pos + 2 : end]))), end
+            else:
+                item, pos = decode_data(data, pos, depth + 1)
+            append(item)
+        return _new(Data, (kind, tuple(items))), pos
     if kind in (DataType.OCTET_STRING, DataType.VISIBLE_STRING, DataType.UTF8_STRING, DataType.BCD):
         if kind is DataType.BCD:
             _need(data, pos, 1, "bcd")

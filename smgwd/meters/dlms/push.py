@@ -30,7 +30,7 @@ from typing import NamedTuple, cast
 from smgwd.codec.dlms import CosemDateTime, Data, DataType, decode_date_time
 from smgwd.cosem.obis import Obis
 
-__all__ = ["CLOCK", "ListLayout", "Field", "PushValue", "PushValues", "push_values"]
+__all__ = ["CLOCK", "ListLayout", "Field", "PushValue", "PushValues", "list_identifier", "push_values"]
 
 CLOCK = Obis(0, 0, 1, 0, 0, 255)
 
@@ -159,11 +159,12 @@ def push_values(body: Data, layout: ListLayout | None = None) -> PushValues:
     if items is None:
         items = (body,)
     registers = [_children(i) if i.type is DataType.STRUCTURE else None for i in items]
-    is_register = [bool(r and len(r) >= 2 and _obis(r[0])) for r in registers]
-    if any(is_register) and all(is_register[is_register.index(True) : len(is_register) - is_register[::-1].index(True)]):
+    codes = [_obis(r[0]) if r and len(r) >= 2 else None for r in registers]
+    named = [c is not None for c in codes]
+    if any(named) and all(named[named.index(True) : len(named) - named[::-1].index(True)]):
         list_id = None
-        for item, register, named in zip(items, registers, is_register):
-            if not named:  # a leading clock or list id, a trailing meter number
+        for item, register, obis in zip(items, registers, codes):
+            if obis is None:  # a leading clock or list id, a trailing meter number
                 stamp = _as_datetime(item)
                 if stamp is not None:
                     b.clock = stamp
@@ -172,8 +173,6 @@ def push_values(body: Data, layout: ListLayout | None = None) -> PushValues:
                     b.skipped += 1
                 continue
             assert register is not None
-            obis = _obis(register[0])
-            assert obis is not None
             su = _scaler_unit(register[2]) if len(register) > 2 else None
             b.add(obis, register[1], su)
         return PushValues("registers", tuple(b.values), b.clock, list_id, b.skipped)
@@ -217,6 +216,20 @@ def push_values(body: Data, layout: ListLayout | None = None) -> PushValues:
         return PushValues("pairs", tuple(b.values), b.clock, list_id, b.skipped)
     list_id = next((x for x in (_list_id(i) for i in items[:1]) if x), None)
     return PushValues("positional", (), None, list_id, len(items))
+
+
+def list_identifier(body: Data) -> tuple[str | None, int]:
+    """The list identifier a push names in its header (first elements before any code), and its element count."""
+    items = _children(body)
+    if items is None:
+        return None, 1
+    for item in items[:3]:
+        if item.type is DataType.STRUCTURE or item.type is DataType.ARRAY or _obis(item) is not None:
+            break
+        text = _list_id(item)
+        if text is not None:
+            return text, len(items)
+    return None, len(items)
 
 
 def _capture_def(item: Data) -> Obis | None:

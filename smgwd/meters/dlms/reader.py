@@ -30,9 +30,8 @@ from smgwd.codec.dlms import (
 )
 from smgwd.codec.dlms.mbus_link import MbusLinkDecoder, MbusRejected
 from smgwd.codec.hdlc import HdlcDecoder, HdlcMessage, Reassembler, Received
-from smgwd.codec.dlms import DataType
 from smgwd.meters.dlms.layouts import LAYOUTS, Layouts
-from smgwd.meters.dlms.push import PushValues, push_values
+from smgwd.meters.dlms.push import PushValues, list_identifier, push_values
 from smgwd.reading import MeterTime, MeterTimeKind, Reading
 
 __all__ = ["PushDecoded", "PushFailed", "PushReader", "notification_readings", "pending"]
@@ -139,11 +138,8 @@ class PushReader:
             kind = "security" if type(error).__name__ in ("WrongKeyError", "TagMismatchError", "MissingKeyError") \
                 else "message"
             return PushFailed(f"{type(error).__name__}: {error}", kind)
-        values = push_values(note.body)
-        count = len(note.body.value) if note.body.type is DataType.STRUCTURE and isinstance(note.body.value, tuple) else 1
-        layout = self.layouts.pick(self.layout, values.list_id, count)
-        if layout is not None:
-            values = push_values(note.body, layout)
+        list_id, count = list_identifier(note.body)
+        values = push_values(note.body, self.layouts.pick(self.layout, list_id, count))
         quirks = note.quirks + ((TAG_UNCHECKED,) if note.security and not note.tag_checked else ())
         stamp = note.date_time
         shown = stamp or values.clock
