@@ -24,8 +24,10 @@ from smgwd.codec.dlms.errors import DlmsError, DlmsFormatError, DlmsTruncatedErr
 __all__ = ["DATA_NOTIFICATION", "DataNotification", "decode_notification", "encode_notification"]
 
 DATA_NOTIFICATION = 0x0F
-_KNOWN = {0xC4: "get-response", 0xC2: "event-notification", 0x61: "AARE", 0xD8: "exception-response",
-          0x0E: "confirmed-service-error", GBT_TAG: "general-block-transfer"}
+_KNOWN = {0x60: "AARQ", 0x61: "AARE", 0x62: "RLRQ", 0x63: "RLRE", 0xC0: "get-request", 0xC1: "set-request",
+          0xC2: "event-notification", 0xC3: "action-request", 0xC4: "get-response", 0xC5: "set-response",
+          0xC7: "action-response", 0xC8: "glo-get-request", 0xCC: "glo-get-response", 0xD8: "exception-response",
+          0x0E: "confirmed-service-error", 0xDD: "general-ciphering", GBT_TAG: "general-block-transfer"}
 
 
 class DataNotification(NamedTuple):

@@ -5,7 +5,8 @@ window), block number (2), acknowledged block number (2), block data (A-XDR octe
 A transfer starts with block 1; every next block must carry the next number. A block out of
 order, a repeated or missing one, or a transfer beyond ``max_size`` is a
 :class:`DlmsBlockError` and ends the transfer (a new one starts at the next block 1), so a
-message is never put together from the wrong pieces.
+message is never put together from the wrong pieces. A block 1 always begins a new transfer:
+one still unfinished is dropped and counted (``dropped``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class BlockAssembler:
         self.max_size = max_size
         self._data = bytearray()
         self._next = 1
+        self.dropped = 0  # transfers a new block 1 cut off before their last block
 
     @property
     def pending(self) -> bool:
@@ -62,6 +64,10 @@ class BlockAssembler:
 
     def add(self, block: Block) -> bytes | None:
         """Add a block; returns the APDU the last block completes."""
+        if block.number == 1 and self._next != 1:  # a new transfer begins: the unfinished one is lost
+            self.dropped += 1
+            self._next = 1
+            self._data.clear()
         if block.number != self._next:
             expected, self._next = self._next, 1
             self._data.clear()

@@ -43,11 +43,14 @@ class CosemDateTime(NamedTuple):
             return None
         assert self.year is not None and self.month is not None and self.day is not None
         assert self.hour is not None and self.minute is not None and self.deviation is not None
-        if self.month > 12 or self.day > 31:
+        if self.month > 12 or self.day > 31 or not 1 <= self.year <= 9999:
             return None
-        local = _dt.datetime(self.year, self.month, self.day, self.hour, self.minute, self.second or 0,
-                             (self.hundredths or 0) * 10_000)
-        return (local + _dt.timedelta(minutes=self.deviation)).replace(tzinfo=_dt.timezone.utc)
+        try:
+            local = _dt.datetime(self.year, self.month, self.day, self.hour, self.minute, self.second or 0,
+                                 (self.hundredths or 0) * 10_000)
+            return (local + _dt.timedelta(minutes=self.deviation)).replace(tzinfo=_dt.timezone.utc)
+        except (ValueError, OverflowError):  # beyond what a datetime holds once the deviation is applied
+            return None
 
     def local_isoformat(self) -> str | None:
         """The meter's local date and time as ISO 8601 text (no zone), or None."""

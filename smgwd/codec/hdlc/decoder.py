@@ -20,12 +20,13 @@ from typing import NamedTuple
 
 from smgwd.codec.crc import crc16_x25
 from smgwd.codec.framing import FrameBuffer
-from smgwd.codec.hdlc.errors import HdlcCrcError, HdlcError
+from smgwd.codec.hdlc.errors import HdlcCrcError, HdlcError, HdlcFormatError
 from smgwd.codec.hdlc.frame import FLAG, MAX_LENGTH, MIN_LENGTH, HdlcFrame, decode_frame
 
 __all__ = ["HdlcDecoder", "Received", "Rejected"]
 
 ESCAPE = 0x7D
+_STUFFED_HEADER = 2 * (2 + 4 + 4 + 1 + 2)  # a header (format, addresses, control, HCS), every byte escaped
 
 
 class Received(NamedTuple):
@@ -135,16 +136,37 @@ class HdlcDecoder(FrameBuffer["Received | Rejected"]):
         end = _header_end(buf)
         if end is None:
             return "ok" if len(buf) >= 1 + length + 1 else "wait"  # a whole frame: decode_frame judges
-        if end < 0 or end + 2 > 1 + length - 2:
-            return "ok"  # no HCS in this frame (or a bad address): decode_frame judges
+        if end < 0:
+            self._reject(HdlcFormatError("address longer than 4 bytes"), 7)
+            return "rejected"
+        if end + 2 > 1 + length - 2:
+            return "ok"  # no HCS in this frame: decode_frame judges
         if len(buf) < end + 2:
             return "wait"
         if crc16_x25(buf[1:end]) != buf[end] | buf[end + 1] << 8:
             if self.stuffing and ESCAPE in buf[1 : end + 2]:
-                return "ok"  # maybe stuffed: decided when the frame is complete
+                return self._check_stuffed_header(end)
             self._reject(HdlcCrcError("header check sequence does not match", end - 1), end + 2)
             return "rejected"
         return "ok"
+
+    def _check_stuffed_header(self, raw_end: int) -> str:
+        """The HCS of a header that holds 0x7D, read unstuffed: "ok", "wait" or "rejected"."""
+        buf = self._buf
+        close = buf.find(FLAG, 1)
+        window = bytes(buf[1 : close if close > 0 else 1 + _STUFFED_HEADER])
+        if window.endswith(b"\x7d"):
+            window = window[:-1]
+        body = _unstuff(window) or b""
+        end = _header_end(bytearray(b"\x7e") + body)
+        if end is None or end < 0 or len(body) < end + 1:
+            complete = close > 0 or len(buf) >= 1 + _STUFFED_HEADER
+            if not complete:
+                return "wait"
+        elif crc16_x25(body[: end - 1]) == body[end - 1] | body[end] << 8:
+            return "ok"  # a stuffed frame: decided when it is complete
+        self._reject(HdlcCrcError("header check sequence does not match (also unstuffed)", raw_end - 1), raw_end + 2)
+        return "rejected"
 
     def _try_stuffed(self, length: int) -> bool:
         """Take a stuffed frame up to the next flag if it checks; True when taken."""

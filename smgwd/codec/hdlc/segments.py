@@ -39,6 +39,7 @@ class Reassembler:
         self.max_size = max_size
         self._pending: dict[HdlcAddress, tuple[bytearray, int, bytes | None, HdlcAddress]] = {}
         self.dropped = 0
+        self._discarding: set[HdlcAddress] = set()
 
     def add(self, frame: HdlcFrame) -> HdlcMessage | None:
         """Add a frame; returns the message it completes, if any."""
@@ -56,8 +57,20 @@ class Reassembler:
             pending = (data, count + 1, llc, dest)
         data, count, llc, dest = pending
         if len(data) > self.max_size:
-            self._pending.pop(key, None)
             self.dropped += 1
+            if frame.segmented:  # its further segments are dropped too, up to its last one
+                self._pending[key] = (bytearray(), count, llc, dest)
+                self._discarding.add(key)
+            else:
+                self._pending.pop(key, None)
+                self._discarding.discard(key)
+            return None
+        if key in self._discarding:
+            if not frame.segmented:
+                self._pending.pop(key, None)
+                self._discarding.discard(key)
+            else:
+                self._pending[key] = (bytearray(), count, llc, dest)
             return None
         if frame.segmented:
             self._pending[key] = pending
@@ -72,3 +85,4 @@ class Reassembler:
 
     def clear(self) -> None:
         self._pending.clear()
+        self._discarding.clear()

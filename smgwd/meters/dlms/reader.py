@@ -129,8 +129,12 @@ class PushReader:
     def apdu(self, apdu: bytes, frames: int = 1) -> PushDecoded | PushFailed | None:
         try:
             if apdu[:1] == bytes((GBT_TAG,)):
+                dropped = self.blocks.dropped
                 whole = self.blocks.add(parse_block(apdu))
                 if whole is None:
+                    if self.blocks.dropped != dropped:
+                        return PushFailed("DlmsBlockError: a new transfer began before the last block of the one "
+                                          "before: that message is dropped", "message")
                     return None
                 apdu = whole
             note = decode_notification(apdu, self.keys)

@@ -391,8 +391,6 @@ YEAR_EDGES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: CosemDateTime.to_datetime raises ValueError/OverflowError for years "
-                                       "datetime cannot hold, instead of returning None")
 @pytest.mark.parametrize("raw", YEAR_EDGES)
 def test_years_out_of_datetime_range(raw: str) -> None:
     stamp = decode_date_time(bytes.fromhex(raw))
@@ -402,7 +400,7 @@ def test_years_out_of_datetime_range(raw: str) -> None:
 @settings(max_examples=500)
 @given(st.binary(min_size=12, max_size=12), st.integers(2, 9998))
 def test_any_octets(octets: bytes, year: int) -> None:
-    """Any 12 octets decode; to_datetime is None or an aware UTC moment (years 1 and 9999+: xfail above)."""
+    """Any 12 octets decode; to_datetime is None or an aware UTC moment (the year edges: above)."""
     if octets[:2] != b"\xff\xff":
         octets = year.to_bytes(2, "big") + octets[2:]
     stamp = decode_date_time(octets)

@@ -114,9 +114,9 @@ def test_stream_of_frames(items: list[HdlcFrame], seps: list[str | bytes], chunk
         assert rejected(events) == []
         assert dec.frames == len(items) and dec.rejected == 0
     else:
-        # garbage may look like a frame start (one reject at most each); a start whose header cannot be
-        # judged early holds the frames after it until its announced length is there (see the xfail test
-        # below), so the line goes on idling before the frames are counted
+        # garbage may look like a frame start (one reject at most each); a start whose header has no HCS
+        # to judge early (a short frame without information field) holds the frames after it until its
+        # announced length is there, so the line goes on idling before the frames are counted
         dec.feed(bytes(2 * 2049))
         assert dec.buffered <= BOUND
         events.extend(dec)
@@ -238,17 +238,12 @@ def test_truncated_frame_followed_by_a_good_one() -> None:
     assert len(rejected(events)) == 1
 
 
-HOLD = "bug: a header with 4 bytes and no extension bit is known bad at once, but the decoder waits for the length"
-
-
-@pytest.mark.xfail(strict=True, reason=HOLD)
 def test_overlong_address_does_not_hold_the_next_frame() -> None:
     wire = b"\x7e" + bytes.fromhex("A7FF00000000000013") + b"\x7e" + SECOND + b"\x7e"
     _, events = feed_all(wire)
     assert received(events) == [decode_frame(SECOND)]
 
 
-@pytest.mark.xfail(strict=True, reason=HOLD)
 def test_noise_byte_before_a_frame_with_4_byte_address() -> None:
     # one noise byte A0 after a closing flag: "7E A0 7E" reads as a format field of length 126, and the
     # next frame's format and 4-byte address (A0 0D 00 02 ...) as an address without extension bit
@@ -258,9 +253,7 @@ def test_noise_byte_before_a_frame_with_4_byte_address() -> None:
     assert received(events) == [decode_frame(SECOND), decode_frame(body)]
 
 
-@pytest.mark.xfail(strict=True, reason="weakness: with stuffing on, a header holding 0x7D whose HCS fails is not "
-                                       "rejected early (its unstuffed form is not checked), so it holds the next frame")
-def test_escape_in_a_bad_header_holds_the_next_frame() -> None:
+def test_escape_in_a_bad_header_does_not_hold_the_next_frame() -> None:
     bad = FIRST[:1] + b"\x7d" + FIRST[2:]  # the length byte hit by noise: 125 announced, the HCS fails
     wire = b"\x7e" + bad + b"\x7e" + SECOND + b"\x7e"
     _, events = feed_all(wire, stuffing=True)
@@ -413,6 +406,9 @@ def test_max_size() -> None:
 
     assert asm.add(frame(b"\xe6\xe7\x00" + b"x" * 6, True)) is None
     assert asm.add(frame(b"y" * 5, True)) is None  # 11 bytes: dropped
+    assert asm.dropped == 1
+    assert asm.add(frame(b"w" * 3, True)) is None  # the rest of the dropped message is dropped with it,
+    assert asm.add(frame(b"zz")) is None  # never a message of its own
     assert asm.dropped == 1
     assert asm.add(frame(b"\xe6\xe7\x00" + b"z" * 11)) is None
     assert asm.dropped == 2
