@@ -83,6 +83,7 @@ def test_plain_segmented_and_encrypted_block_pushes_into_the_store(tmp_path: Pat
 
     asyncio.run(life())
     with StoreReader(tmp_path / "gw.db") as reader:
+        assert {m.id: m.protocol for m in reader.meters()} == {"plain": "dlms", "secure": "dlms"}
         for meter in ("plain", "secure"):
             imports = sorted(reader.readings(meter=meter, obis=IMPORT), key=lambda r: r.gateway_time)
             assert imports, meter

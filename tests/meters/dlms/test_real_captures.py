@@ -138,3 +138,18 @@ def test_corpus_covers_what_the_issue_asks() -> None:
     notes = " ".join(c["notes"] for c in good)
     assert "segment" in notes and any(len(c["frames"]) > 1 and c["transport"] == "hdlc" for c in good)
     assert sum(1 for c in good if c["keys"]["encryption"] and c["keys"]["authentication"]) >= 3
+
+
+def test_every_published_layout_is_proven_by_real_captures() -> None:
+    """Each layout of layouts.json (but the simulator's own) decodes at least one real capture to its published values."""
+    from smgwd.meters.dlms.layouts import LAYOUTS
+
+    used: set[str] = set()
+    for capture in GOOD:
+        decoded, _, _ = read(capture)
+        family = layout_for(capture)
+        if family is not None and decoded:
+            check_expectations(capture, decoded[-1])
+            used.add(family)
+    published = set(LAYOUTS.families) - {"smgw-sim-idis"}
+    assert published <= used, sorted(published - used)
