@@ -652,6 +652,10 @@ def _meter(value: Any, key: str, base_dir: Path) -> MeterConfig:
         return _wmbus_meter(fields, key, base_dir)
     if fields.get("protocol") == "dlms":
         return _dlms_meter(fields, key, base_dir)
+    from smgwd.links.rs485 import Rs485Link
+
+    if isinstance(link, Rs485Link):
+        return _bus_meter(fields, key)
     for name in _DLMS_ONLY:
         if name in fields:
             raise _Problem(f"{key}.{name}", f"only a DLMS meter has a {name} (expected protocol = \"dlms\")")
@@ -706,6 +710,18 @@ def _wmbus_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfi
     return MeterConfig(**fields)
 
 
+def _bus_meter(fields: dict[str, Any], key: str) -> MeterConfig:
+    """An SML meter on the RS-485 bus: polled by the bus master of its port."""
+    for name in (*_WMBUS_ONLY, *_DLMS_ONLY, "server_id", "username", "password_file", "timeout", "rediscover_interval"):
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"a meter on the RS-485 bus has no {name} (its link names its address)")
+    if fields.get("mode", MeterMode.PULL) is not MeterMode.PULL:
+        raise _Problem(f"{key}.mode", "the bus master polls the meters on it (expected mode = \"pull\", or no mode)")
+    fields["mode"] = MeterMode.PULL
+    fields.setdefault("crc", fields.get("profile", PROFILES["generic"]).crc)
+    return MeterConfig(**fields)
+
+
 def _dlms_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfig:
     """A ``protocol = "dlms"`` push meter on a serial line, its keys from 0600 files."""
     from smgwd.links.serial import SerialLink
@@ -733,6 +749,22 @@ def _dlms_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfig
     return MeterConfig(**fields)
 
 
+def _check_shared_bus(meters: list[MeterConfig], indexes: list[int], port: str) -> None:
+    """Meters on one RS-485 port: the same line settings, different HDLC addresses."""
+    first = meters[indexes[0]].link
+    seen: dict[tuple[int, int], int] = {}
+    for index in indexes:
+        link = meters[index].link
+        if link.bus != first.bus:  # type: ignore[attr-defined]
+            raise _Problem(f"meters[{index}].link", f"{port} is the bus of meters[{indexes[0]}] with other line settings "
+                                                    f"(expected the same baud, parity, direction and turnaround: {first})")
+        address = (link.logical, link.address)  # type: ignore[attr-defined]
+        if address in seen:
+            raise _Problem(f"meters[{index}].link", f"address 0x{address[1]:02X} is also the address of "
+                                                    f"meters[{seen[address]}] on {port} (expected one address per meter)")
+        seen[address] = index
+
+
 def _read_key(path: Path, key: str) -> bytes:
     """An AES-128 key from a secret file: 32 hex digits on one line (spaces allowed between bytes)."""
     text = _read_secret(path, key, "an AES-128 key")
@@ -754,6 +786,9 @@ def _check_shared_links(meters: list[MeterConfig]) -> None:
             continue
         if isinstance(meters[indexes[0]].link, WmbusReceiverLink):
             _check_shared_dongle(meters, indexes, f"{kind}://{target}")
+            continue
+        if kind == "rs485":
+            _check_shared_bus(meters, indexes, target)
             continue
         if kind == "serial":
             # a serial port is opened exclusively by one driver; sharing one needs a line reader

@@ -75,6 +75,12 @@ def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
             layout=meter.layout, transport=meter.transport, interval=meter.interval,
             silence_intervals=meter.silence_intervals,
         )
+    from smgwd.links.rs485 import Rs485Link
+
+    if isinstance(meter.link, Rs485Link):
+        from smgwd.meters.bus.driver import BusMeterDriver
+
+        return BusMeterDriver(meter.id, meter.link, gateway, gateway.stamp, gateway, interval=meter.interval)
     if meter.mode is MeterMode.PULL:
         assert isinstance(meter.link, TcpLink)
         return SmlPullDriver(

@@ -42,12 +42,11 @@ LINK_KINDS: dict[str, str] = {
     "amb8465": "smgwd.links.dongle:Amb8465Link",
     "rtlwmbus": "smgwd.links.dongle:RtlWmbusLink",
     "rtlwmbus+exec": "smgwd.links.dongle:RtlWmbusExecLink",
+    "rs485": "smgwd.links.rs485:Rs485Link",
 }
 
 #: link kinds of the design that have no implementation yet -> (what they are, an example URL).
-NOT_SUPPORTED_YET: dict[str, tuple[str, str]] = {
-    "rs485": ("RS-485 bus links", "rs485:///dev/ttyS0?baud=9600"),
-}
+NOT_SUPPORTED_YET: dict[str, tuple[str, str]] = {}
 
 TCP_EXAMPLE = "tcp://192.168.1.50:33333"
 SERIAL_EXAMPLE = "serial:///dev/ttyUSB0?baud=9600&parity=N&bytesize=8&stopbits=1"

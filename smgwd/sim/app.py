@@ -21,6 +21,7 @@ from smgwd.sim.config import DlmsListener, SimConfig, TcpListener, TimeSettings,
 from smgwd.sim.dlms_push import DlmsPushSettings, push_frames
 from smgwd.sim.meter import SimMeter
 from smgwd.sim.sml_push import Pusher, open_sink
+from smgwd.sim.rs485_bus import BusStation, SimBus
 from smgwd.sim.sml_server import SmlServer
 from smgwd.sim.wmbus.dongles import emulator_for
 from smgwd.sim.wmbus.models import ElectricityModel, HeatModel, HeatSpec, RadioModel, WaterModel
@@ -88,6 +89,7 @@ class Simulator:
             self.radio_models[spec.id] = HeatModel(spec, self.clock) if isinstance(spec, HeatSpec) else WaterModel(spec, self.clock)
         self.pushers: list[Pusher] = []
         self.radios: list[Radio] = []
+        self.buses: list[SimBus] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     def _identity(self, meter_id: str) -> tuple[str, int, int]:
@@ -122,6 +124,14 @@ class Simulator:
             log.info("meter %s pushes DLMS (%s%s) every %g s to %s", dlms.meter, dlms.layout,
                      ", encrypted" if dlms.key else "", dlms.interval_seconds, sink.description)
             self._tasks.append(asyncio.create_task(pusher.run(), name=f"dlms-{dlms.id}"))
+        for bus_config in self.config.buses:
+            port = open_sink(bus_config.device, bus_config.baud, bus_config.parity)
+            bus = SimBus(port, [BusStation(self.meters[st.meter], st.address, st.behaviour, st.delay_ms, st.reset_every)
+                                for st in bus_config.stations], bus_config.seed)
+            bus.start()
+            self.buses.append(bus)
+            log.info("RS-485 bus %s on %s: %s", bus_config.id, port.description,
+                     ", ".join(f"{st.meter} at 0x{st.address:02X} ({st.behaviour})" for st in bus_config.stations))
         for listener in self.config.wmbus:
             radio = self._open_radio(listener)
             radio.emulator.start()
@@ -140,5 +150,7 @@ class Simulator:
             pusher.sink.close()
         for radio in self.radios:
             radio.emulator.close()
+        for bus in self.buses:
+            bus.close()
         for listening in self.tcp_servers:
             await listening.server.close()

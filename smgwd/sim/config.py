@@ -24,7 +24,7 @@ from smgwd.sim.wmbus.models import HeatSpec, WaterSpec
 from smgwd.sim.wmbus.transmitter import RadioSettings
 
 __all__ = [
-    "DlmsListener", "SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "WmbusListener",
+    "BusListener", "BusStationSpec", "DlmsListener", "SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "WmbusListener",
     "load_config",
     "parse_config",
 ]
@@ -99,6 +99,27 @@ class DlmsListener:
 
 
 @dataclass(frozen=True, slots=True)
+class BusStationSpec:
+    meter: str
+    address: int
+    behaviour: str = "normal"  # normal | slow | dead | babble
+    delay_ms: int = 0
+    reset_every: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BusListener:
+    """An RS-485 bus: HDLC secondary stations answering SML, on one port."""
+
+    id: str
+    device: str
+    stations: tuple[BusStationSpec, ...]
+    baud: int = 9600
+    parity: str = "N"
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class SimConfig:
     time: TimeSettings
     tcp: tuple[TcpListener, ...]
@@ -107,6 +128,7 @@ class SimConfig:
     source: str = "<config>"
     wmbus: tuple[WmbusListener, ...] = ()
     dlms: tuple[DlmsListener, ...] = ()
+    buses: tuple[BusListener, ...] = ()
     radio_meters: tuple[WaterSpec | HeatSpec, ...] = ()  # wM-Bus only: water and heat
 
     def meter(self, meter_id: str) -> MeterSpec:
@@ -155,8 +177,10 @@ class _Builder:
         serial = tuple(self.serial(el, ids) for el in root.iterfind("listeners/serial"))
         wmbus = tuple(self.wmbus(el, all_ids) for el in root.iterfind("listeners/wmbus"))
         dlms = tuple(self.dlms(el, ids) for el in root.iterfind("listeners/dlms"))
+        buses = tuple(self.bus(el, ids) for el in root.iterfind("listeners/bus"))
         self.check_wmbus(root, meters, radio_meters)
-        listener_ids = [x.id for x in tcp] + [x.id for x in serial] + [x.id for x in wmbus] + [x.id for x in dlms]
+        listener_ids = [x.id for x in tcp] + [x.id for x in serial] + [x.id for x in wmbus] + [x.id for x in dlms] \
+            + [x.id for x in buses]
         for el in root.iterfind("listeners/*"):
             if listener_ids.count(el.get("id")) > 1:
                 raise self.fail(el, f"listener id {el.get('id')!r} is used twice")
@@ -164,7 +188,7 @@ class _Builder:
         for el, listener in zip(root.iterfind("listeners/tcp"), tcp):
             if listener.port and ports.count((listener.host, listener.port)) > 1:
                 raise self.fail(el, f"port {listener.port} on {listener.host} is used twice")
-        return SimConfig(self.time(time_el), tcp, serial, meters, self.source, wmbus, dlms, radio_meters)
+        return SimConfig(self.time(time_el), tcp, serial, meters, self.source, wmbus, dlms, buses, radio_meters)
 
     def time(self, el: Any) -> TimeSettings:
         if el is None:
@@ -245,6 +269,24 @@ class _Builder:
             int(get("block-size", "0")), int(get("max-info", "128")), int(get("baud", "2400")), get("parity", "E"),
             float(get("interval-seconds", "2")),
         )
+
+    def bus(self, el: Any, meter_ids: list[str]) -> BusListener:
+        stations = []
+        for st in el.iterfind("station"):
+            self._sml_ref(st, st.get("meter"), meter_ids)
+            text = st.get("address")
+            address = int(text, 16) if text.lower().startswith("0x") else int(text)
+            if not 0x01 <= address <= 0x7D:
+                raise self.fail(st, f"address {text} is outside 0x01..0x7D")
+            stations.append(BusStationSpec(st.get("meter"), address, st.get("behaviour", "normal"),
+                                           int(st.get("delay-ms", "0")), int(st.get("reset-every", "0"))))
+        addresses = [s.address for s in stations]
+        for st, spec in zip(el.iterfind("station"), stations):
+            if addresses.count(spec.address) > 1:
+                raise self.fail(st, f"address 0x{spec.address:02X} is used twice on this bus")
+        get = el.get
+        return BusListener(get("id"), get("device"), tuple(stations), int(get("baud", "9600")), get("parity", "N"),
+                           int(get("seed", "0")))
 
     def check_wmbus(self, root: Any, meters: tuple[MeterSpec, ...], radio_meters: tuple[WaterSpec | HeatSpec, ...]) -> None:
         """wM-Bus ids are manufacturer and serial: two radio meters may not share them."""

@@ -307,8 +307,18 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         ('[[meters]]\nid = "m"\nlink = "tcp://h"',
          "meters[0].link: 'h' has no port (expected a URL like tcp://192.168.1.50:33333)"),
         ('[[meters]]\nid = "m"\nlink = "rs485:///dev/ttyS0"',
-         "meters[0].link: rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec:// "
-         "(expected a URL like rs485:///dev/ttyS0?baud=9600)"),
+         "meters[0].link: an rs485 link names the meter's HDLC address (address=0x10..0x7D) "
+         "(expected a URL like rs485:///dev/ttyAMA0?baud=9600&address=0x12)"),
+        ('[[meters]]\nid = "a"\nlink = "rs485:///dev/ttyS0?address=0x12"\n[[meters]]\nid = "b"\n'
+         'link = "rs485:///dev/ttyS0?address=18"',
+         "meters[1].link: address 0x12 is also the address of meters[0] on /dev/ttyS0 (expected one address per meter)"),
+        ('[[meters]]\nid = "a"\nlink = "rs485:///dev/ttyS0?address=0x12"\n[[meters]]\nid = "b"\n'
+         'link = "rs485:///dev/ttyS0?address=0x13&baud=2400"',
+         "meters[1].link: /dev/ttyS0 is the bus of meters[0] with other line settings (expected the same baud, "
+         "parity, direction and turnaround: rs485:///dev/ttyS0?baud=9600&parity=N&address=0x12&logical=1&client=16"
+         "&direction=auto&turnaround=2)"),
+        ('[[meters]]\nid = "m"\nlink = "rs485:///dev/ttyS0?address=0x12"\nmode = "push"',
+         "meters[0].mode: the bus master polls the meters on it (expected mode = \"pull\", or no mode)"),
         # required keys and cross checks
         ('[[meters]]\nlink = "tcp://h:1"', "meters[0].id: missing (expected a meter id such as \"household\")"),
         ('[[meters]]\nid = "m"', "meters[0].link: missing (expected a link URL like tcp://192.168.1.50:33333)"),

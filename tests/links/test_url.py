@@ -191,8 +191,11 @@ def test_prefixed_text_parses_or_raises_link_error(prefix: str, tail: str) -> No
         ("ttyUSB0", "'ttyUSB0' is not a link URL; a device path starts with '/'"),
         ("meter", "'meter' is not a link URL (no scheme:// in front)"),
         ("tpc://127.0.0.1:33333", "unknown link kind 'tpc://' (did you mean tcp://?)"),
-        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec://)"),
-        ("rs485:///dev/ttyS0", "rs485:// links (RS-485 bus links) are not supported yet; supported: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec://"),
+        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec://, rs485://)"),
+        ("rs485:///dev/ttyS0", "an rs485 link names the meter's HDLC address (address=0x10..0x7D)"),
+        ("rs485:///dev/ttyS0?address=0x7E", "address '0x7E' is not a number 1..125 (decimal or 0x hex)"),
+        ("rs485:///dev/ttyS0?address=18&adress=1", "rs485 parameter 'adress=1' unknown (did you mean address?)"),
+        ("rs485:///dev/ttyS0?address=18&direction=gpio", "direction 'gpio' is not one of auto, kernel"),
         ("im871a://dev/ttyUSB0", "the device path 'dev/ttyUSB0' is not absolute: write im871a:///dev/ttyUSB0, with three slashes"),
         ("amb8465:///dev/ttyUSB0?mode=x1", "radio mode 'x1' is not one of t1, c1, s1, c1,t1"),
         ("im871a:///dev/ttyUSB0?mdoe=t1", "im871a parameter 'mdoe=t1' unknown (did you mean mode?)"),
@@ -274,7 +277,7 @@ class LoopLink(LinkSpec):
 
 
 def test_link_kinds_table_is_data() -> None:
-    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465", "rtlwmbus", "rtlwmbus+exec"}
+    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465", "rtlwmbus", "rtlwmbus+exec", "rs485"}
     assert link_class("tcp") is TcpLink and link_class("serial") is SerialLink
     assert all(isinstance(target, str) and ":" in target for target in LINK_KINDS.values())
 
@@ -308,3 +311,14 @@ def test_rtlwmbus_exec_link_names_a_program() -> None:
     assert str(link) == "rtlwmbus+exec:///usr/local/lib/smgwd/sdr%20receiver"
     with pytest.raises(LinkError, match="takes no parameters"):
         parse_link("rtlwmbus+exec:///usr/bin/x?args=-f")
+
+
+def test_rs485_link_names_port_settings_and_address() -> None:
+    from smgwd.links.rs485 import Rs485Link
+
+    link = parse_link("rs485:///dev/ttyAMA0?baud=19200&parity=e&address=0x12&logical=1&client=16&turnaround=5")
+    assert isinstance(link, Rs485Link)
+    assert (link.path, link.baud, link.parity, link.address, link.logical, link.client, link.turnaround_ms) == \
+        ("/dev/ttyAMA0", 19200, "E", 0x12, 1, 16, 5)
+    assert parse_link(str(link)) == link
+    assert link.target == "/dev/ttyAMA0" and link.can_request and link.can_stream
