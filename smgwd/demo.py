@@ -1,13 +1,15 @@
 """``smgwd demo``: the simulator and the gateway on loopback, with a live view.
 
 How this works: one event loop runs both programs' libraries. The simulator
-gets seven meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
+gets ten meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
 household read by the gateway over TCP with jOSEF's discovery flow (SML pull),
-a prosumer with PV that pushes SML over a pty pair like an IR head, two DLMS/COSEM
-meters pushing HDLC on their customer ports (one plain, one encrypted with AES-GCM
-in general-block-transfer blocks), and a water meter (OMS security mode 5, T1) and
-a heat meter (mode 7, C1) heard by an emulated iM871A stick on another pty (every
-key in ``DIR/keys``, 0600). The
+a prosumer with PV that pushes SML over a pty pair like an IR head, two
+DLMS/COSEM meters pushing HDLC on their customer ports (one plain, one
+encrypted with AES-GCM in general-block-transfer blocks), three meters on one
+RS-485 bus that the gateway polls as HDLC primary station (SML inside
+I-frames), and a water meter (OMS security mode 5, T1) and a heat meter (mode
+7, C1) heard by an emulated iM871A stick on another pty (every key in
+``DIR/keys``, 0600). The
 gateway gets a configuration generated for them, its store in the demo
 directory, and no NTP server (so every reading says ``unsynchronised``,
 honestly). The lab EMP runs too: a fresh lab PKI in ``DIR/pki`` (kept when it
@@ -59,6 +61,11 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
     <dlms id="han-a" device="pty" meter="flat-a" layout="registers" interval-seconds="2"/>
     <dlms id="han-b" device="pty" meter="flat-b" layout="idis" key="{han_ek}" auth-key="{han_ak}" block-size="96"
           interval-seconds="2"/>
+    <bus id="lmn" device="pty" baud="9600">
+      <station meter="lmn-1" address="0x12"/>
+      <station meter="lmn-2" address="0x13"/>
+      <station meter="lmn-3" address="0x14" behaviour="slow" delay-ms="20"/>
+    </bus>
     <wmbus id="radio" device="pty" dongle="im871a" duplicate-rate="0.1" seed="3">
       <meter ref="water" security="5" key="{water_key}" interval-seconds="3"/>
       <meter ref="heat" security="7" key="{heat_key}" radio-mode="c1" interval-seconds="4"/>
@@ -78,6 +85,15 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
     </meter>
     <meter id="flat-b" manufacturer="LGZ" serial="60000006" seed="13" initial-import-kwh="1500">
       <consumption profile="g0" annual-kwh="8000"/>
+    </meter>
+    <meter id="lmn-1" manufacturer="EMH" serial="70000007" seed="21" initial-import-kwh="3000">
+      <consumption profile="h0" annual-kwh="3000"/>
+    </meter>
+    <meter id="lmn-2" manufacturer="EMH" serial="70000008" seed="22" initial-import-kwh="4000">
+      <consumption profile="h0" annual-kwh="4000"/>
+    </meter>
+    <meter id="lmn-3" manufacturer="EMH" serial="70000009" seed="23" initial-import-kwh="5000">
+      <consumption profile="g1" annual-kwh="12000"/>
     </meter>
     <water id="water" manufacturer="SIM" serial="30000003" seed="5" annual-m3="80" initial-m3="123.4"/>
     <heat id="heat" manufacturer="SIM" serial="40000004" seed="9" annual-kwh="9000" initial-kwh="20000"/>
@@ -131,6 +147,22 @@ protocol = "dlms"
 key_file = "{keys}/flat-b.ek"
 auth_key_file = "{keys}/flat-b.ak"
 layout = "smgw-sim-idis"
+interval = 2.0
+
+# three meters on one RS-485 bus (a pty here): smgwd is the HDLC primary station and polls them in turn
+[[meters]]
+id = "lmn-1"
+link = "rs485://{bus}?baud=9600&address=0x12"
+interval = 2.0
+
+[[meters]]
+id = "lmn-2"
+link = "rs485://{bus}?baud=9600&address=0x13"
+interval = 2.0
+
+[[meters]]
+id = "lmn-3"
+link = "rs485://{bus}?baud=9600&address=0x14"
 interval = 2.0
 
 # wM-Bus meters heard by an emulated iM871A stick on a pty (keys in keys/, mode 0600)
@@ -282,6 +314,7 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
             db=workdir / "smgwd.db", socket=workdir / "control.sock", port=simulator.tcp_servers[0].port,
             pty=pty, household=household.server_id.hex(), radio=simulator.radios[0].emulator.port.path,  # type: ignore[attr-defined]
             han_a=simulator.pushers[1].sink.path, han_b=simulator.pushers[2].sink.path,  # type: ignore[attr-defined]
+            bus=simulator.buses[0].port.path,  # type: ignore[attr-defined]
             keys=workdir / "keys",
         ) + EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
         config_path = workdir / "smgwd.toml"
