@@ -147,7 +147,7 @@ class MeterConfig:
 
     id: str
     link: LinkSpec
-    protocol: Literal["sml", "wmbus", "dlms"] = "sml"
+    protocol: Literal["sml", "wmbus", "dlms", "s0"] = "sml"
     mode: MeterMode = MeterMode.PULL  # default in the file: pull if the link takes requests, else push
     interval: float = 15.0  # pull: seconds between reads; push: the meter's push interval
     crc: CrcPolicy = CrcPolicy.AUTO  # default in the file: the profile's
@@ -166,6 +166,8 @@ class MeterConfig:
     auth_key: bytes | None = field(default=None, repr=False)
     layout: str | None = None  # dlms: the list layout of a push without OBIS codes (default: by list id)
     transport: Literal["hdlc", "mbus"] = "hdlc"  # dlms: HDLC frames, or EN 13757-2 long frames (Austrian meters)
+    pulses_per_unit: float | None = None  # s0: the meter's constant, pulses per kWh (or per m³)
+    pulse_unit: Literal["kWh", "m3"] = "kWh"  # s0: what one unit of pulses_per_unit is
     enabled: bool = True
 
 
@@ -466,7 +468,7 @@ _METER_ID = _text(r"[A-Za-z0-9_.-]{1,64}", "1 to 64 of A-Z a-z 0-9 _ . -")
 _METER_FIELDS: dict[str, Check] = {
     "id": _METER_ID,
     "link": _link,
-    "protocol": _choice(("sml", "wmbus", "dlms")),
+    "protocol": _choice(("sml", "wmbus", "dlms", "s0")),
     "mode": _choice(("pull", "push"), MeterMode),
     "interval": _seconds(),
     "crc": _choice(_CRC_NAMES, CrcPolicy),
@@ -482,10 +484,13 @@ _METER_FIELDS: dict[str, Check] = {
     "auth_key_file": _path,
     "layout": _text(r"[A-Za-z0-9_.-]{1,64}", "a list layout name (smgwctl decode hdlc --layout)"),
     "transport": _choice(("hdlc", "mbus")),
+    "pulses_per_unit": _seconds(),  # a positive number (the checker's words fit: > 0)
+    "pulse_unit": _choice(("kWh", "m3")),
     "enabled": _boolean,
 }
 _WMBUS_ONLY = ("wmbus_id", "key_file")
 _DLMS_ONLY = ("auth_key_file", "layout", "transport")
+_S0_ONLY = ("pulses_per_unit", "pulse_unit")
 #: a DLMS push meter's default push interval (seconds); HAN ports push every 2 to 10 s
 DLMS_INTERVAL = 10.0
 _SML_ONLY = ("crc", "profile", "server_id", "timeout", "rediscover_interval", "username", "password_file")
@@ -652,6 +657,11 @@ def _meter(value: Any, key: str, base_dir: Path) -> MeterConfig:
         return _wmbus_meter(fields, key, base_dir)
     if fields.get("protocol") == "dlms":
         return _dlms_meter(fields, key, base_dir)
+    if fields.get("protocol") == "s0":
+        return _s0_meter(fields, key)
+    for name in _S0_ONLY:
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"only an S0 meter has a {name} (expected protocol = \"s0\")")
     from smgwd.links.rs485 import Rs485Link
 
     if isinstance(link, Rs485Link):
@@ -707,6 +717,27 @@ def _wmbus_meter(fields: dict[str, Any], key: str, base_dir: Path) -> MeterConfi
     if "key_file" in fields:
         fields["key_file"] = _absolute(fields["key_file"], base_dir)
         fields["key"] = _read_key(fields["key_file"], f"{key}.key_file")
+    return MeterConfig(**fields)
+
+
+def _s0_meter(fields: dict[str, Any], key: str) -> MeterConfig:
+    """An S0 pulse input on a GPIO pin: the meter's pulse constant turns pulses into a register."""
+    from smgwd.links.gpio_link import GpioLink
+    from smgwd.meters.s0.counter import pulse_step
+
+    if not isinstance(fields["link"], GpioLink):
+        raise _Problem(f"{key}.link", f"an S0 input is a GPIO pin, not {fields['link'].kind}:// (expected gpio://17)")
+    for name in (*_WMBUS_ONLY, *_DLMS_ONLY, *_SML_ONLY):
+        if name in fields:
+            raise _Problem(f"{key}.{name}", f"an S0 meter has no {name}")
+    if "pulses_per_unit" not in fields:
+        raise _Problem(f"{key}.pulses_per_unit", "missing (expected the meter's constant, e.g. 1000 for 1000 imp/kWh)")
+    try:
+        pulse_step(fields["pulses_per_unit"], 1000 if fields.get("pulse_unit", "kWh") == "kWh" else 1)
+    except ValueError as error:
+        raise _Problem(f"{key}.pulses_per_unit", str(error)) from None
+    fields["mode"] = MeterMode.PUSH
+    fields.setdefault("interval", 10.0)
     return MeterConfig(**fields)
 
 

@@ -75,6 +75,14 @@ def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
             layout=meter.layout, transport=meter.transport, interval=meter.interval,
             silence_intervals=meter.silence_intervals,
         )
+    if meter.protocol == "s0":
+        from smgwd.links.gpio_link import GpioLink
+        from smgwd.meters.s0.driver import S0Driver, resume_count
+
+        assert isinstance(meter.link, GpioLink) and meter.pulses_per_unit is not None
+        start = resume_count(gateway.last_readings(meter.id), meter.pulse_unit, meter.pulses_per_unit)
+        return S0Driver(meter.id, meter.link, meter.pulses_per_unit, meter.pulse_unit, gateway, gateway.stamp, gateway,
+                        interval=meter.interval, start_count=start)
     from smgwd.links.rs485 import Rs485Link
 
     if isinstance(meter.link, Rs485Link):
@@ -152,6 +160,17 @@ class Gateway:
 
     def stamp(self) -> tuple[datetime, TimeQuality]:
         return self.timebase.stamp()
+
+    def last_readings(self, meter_id: str) -> list[Reading]:
+        """What the store holds as the meter's latest readings (committed ones; [] if none or unreadable)."""
+        from smgwd.gateway.store.reader import StoreReader
+
+        self.store.flush(timeout=5.0)
+        try:
+            with StoreReader(self.config.store.path) as reader:
+                return reader.last_readings(meter_id)
+        except Exception:  # noqa: BLE001 - a store that cannot be read yet gives no history
+            return []
 
     def on_readings(self, readings: list[Reading]) -> None:
         readings = flag_implausible(readings)  # kept, but a meter time it cannot believe is flagged

@@ -43,6 +43,7 @@ LINK_KINDS: dict[str, str] = {
     "rtlwmbus": "smgwd.links.dongle:RtlWmbusLink",
     "rtlwmbus+exec": "smgwd.links.dongle:RtlWmbusExecLink",
     "rs485": "smgwd.links.rs485:Rs485Link",
+    "gpio": "smgwd.links.gpio_link:GpioLink",
 }
 
 #: link kinds of the design that have no implementation yet -> (what they are, an example URL).

@@ -236,7 +236,7 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         (meter_toml("drift_limit = 5"), "meters[0].drift_limit: unknown key (drift_limit belongs in [time])"),
         (meter_toml("baud = 9600"), "meters[0].baud: unknown key (expected one of id, link, protocol, mode, interval, crc, "
                                     "profile, server_id, timeout, silence_intervals, rediscover_interval, username, "
-                                    "password_file, wmbus_id, key_file, auth_key_file, layout, transport, enabled)"),
+                                    "password_file, wmbus_id, key_file, auth_key_file, layout, transport, pulses_per_unit, pulse_unit, enabled)"),
         # wrong types
         ("gateway = 5", "gateway: got the integer 5 (expected a table)"),
         ("[store]\nbatch_size = '500'", "store.batch_size: got the string '500' (expected an integer 1..100000)"),
@@ -289,7 +289,7 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         (meter_toml('crc = "x-25"'), "meters[0].crc: 'x-25' is not one of auto, x25, kermit, off (did you mean x25?)"),
         (meter_toml('protocol = "dlms"'), "meters[0].link: a DLMS push meter is read from a serial line, not tcp:// "
                                         "(expected serial:///dev/ttyUSB0?baud=2400&parity=E, as the meter sends)"),
-        (meter_toml('protocol = "x"'), "meters[0].protocol: 'x' is not one of sml, wmbus, dlms"),
+        (meter_toml('protocol = "x"'), "meters[0].protocol: 'x' is not one of sml, wmbus, dlms, s0"),
         (meter_toml('mode = "poll"'), "meters[0].mode: 'poll' is not one of pull, push (did you mean pull?)"),
         (meter_toml('profile = "holley"'), "meters[0].profile: 'holley' is not one of generic, strict, holley-dtz541, "
                                            "dzg-dvs74, elster-as2020, emh-ed300l (did you mean holley-dtz541?)"),
@@ -567,7 +567,8 @@ FIELD_KINDS: dict[str, dict[str, str]] = {
                "crc": "string", "profile": "string", "server_id": "string", "timeout": "number",
                "silence_intervals": "integer", "rediscover_interval": "number", "username": "string",
                "password_file": "string", "wmbus_id": "string", "key_file": "string", "auth_key_file": "string",
-               "layout": "string", "transport": "string", "enabled": "boolean"},
+               "layout": "string", "transport": "string", "pulses_per_unit": "number",
+               "pulse_unit": "string", "enabled": "boolean"},
 }
 
 VALUES: dict[str, st.SearchStrategy[Any]] = {

@@ -191,7 +191,7 @@ def test_prefixed_text_parses_or_raises_link_error(prefix: str, tail: str) -> No
         ("ttyUSB0", "'ttyUSB0' is not a link URL; a device path starts with '/'"),
         ("meter", "'meter' is not a link URL (no scheme:// in front)"),
         ("tpc://127.0.0.1:33333", "unknown link kind 'tpc://' (did you mean tcp://?)"),
-        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec://, rs485://)"),
+        ("udp://127.0.0.1:33333", "unknown link kind 'udp://' (known: tcp://, serial://, im871a://, amb8465://, rtlwmbus://, rtlwmbus+exec://, rs485://, gpio://)"),
         ("rs485:///dev/ttyS0", "an rs485 link names the meter's HDLC address (address=0x10..0x7D)"),
         ("rs485:///dev/ttyS0?address=0x7E", "address '0x7E' is not a number 1..125 (decimal or 0x hex)"),
         ("rs485:///dev/ttyS0?address=18&adress=1", "rs485 parameter 'adress=1' unknown (did you mean address?)"),
@@ -277,7 +277,7 @@ class LoopLink(LinkSpec):
 
 
 def test_link_kinds_table_is_data() -> None:
-    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465", "rtlwmbus", "rtlwmbus+exec", "rs485"}
+    assert set(LINK_KINDS) == {"tcp", "serial", "im871a", "amb8465", "rtlwmbus", "rtlwmbus+exec", "rs485", "gpio"}
     assert link_class("tcp") is TcpLink and link_class("serial") is SerialLink
     assert all(isinstance(target, str) and ":" in target for target in LINK_KINDS.values())
 
