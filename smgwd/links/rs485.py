@@ -7,7 +7,9 @@ public client). Every meter on one port shares one bus (one task owns the port a
 them in turn). ``direction`` says who switches the transceiver between sending and
 receiving: ``auto`` (default) the adapter itself (USB adapters, most HATs), ``kernel`` the
 UART's RS-485 mode through pyserial, which a pty or a UART without it cannot do: then one
-log line says so and the bus runs as with ``auto``. ``turnaround`` is the pause in
+log line says so and the bus runs as with ``auto``; ``gpio:PIN`` a GPIO pin wired to the
+transceiver's DE/RE, driven high while smgwd sends (through the GPIO backend ``backend``:
+``rpi``, or ``fake`` for tests). ``turnaround`` is the pause in
 milliseconds after the line went quiet before the gateway sends (slow transceivers).
 """
 
@@ -28,7 +30,7 @@ __all__ = ["RS485_EXAMPLE", "Rs485Link", "open_rs485"]
 log = logging.getLogger(__name__)
 
 RS485_EXAMPLE = "rs485:///dev/ttyAMA0?baud=9600&address=0x12"
-_PARAMS = ("baud", "parity", "address", "logical", "client", "direction", "turnaround")
+_PARAMS = ("baud", "parity", "address", "logical", "client", "direction", "turnaround", "backend")
 
 
 def _number(name: str, value: str, low: int, high: int) -> int:
@@ -49,8 +51,9 @@ class Rs485Link(LinkSpec):
     parity: str = "N"
     logical: int = 1
     client: int = 16
-    direction: str = "auto"  # auto | kernel
+    direction: str = "auto"  # auto | kernel | gpio:PIN
     turnaround_ms: int = 2
+    backend: str = "rpi"  # the GPIO backend of a gpio:PIN direction pin (fake: tests)
 
     kind: ClassVar[str] = "rs485"
     example: ClassVar[str] = RS485_EXAMPLE
@@ -76,12 +79,17 @@ class Rs485Link(LinkSpec):
         if parity not in ("N", "E", "O"):
             raise LinkError(f"parity {params['parity']!r} is not one of N, E, O", RS485_EXAMPLE)
         direction = params.get("direction", "auto")
-        if direction not in ("auto", "kernel"):
-            raise LinkError(f"direction {direction!r} is not one of auto, kernel", RS485_EXAMPLE)
+        if direction not in ("auto", "kernel") and not (direction.startswith("gpio:") and direction[5:].isdigit()
+                                                         and int(direction[5:]) <= 53):
+            raise LinkError(f"direction {direction!r} is not one of auto, kernel, gpio:PIN (a BCM pin 0..53)",
+                            RS485_EXAMPLE)
+        backend = params.get("backend", "rpi")
+        if backend not in ("rpi", "fake"):
+            raise LinkError(f"backend {backend!r} is not one of rpi, fake", RS485_EXAMPLE)
         return cls(
             path, _number("address", params["address"], 0x01, 0x7D), _number("baud", params.get("baud", "9600"), 300, 921_600),
             parity, _number("logical", params.get("logical", "1"), 0, 0x7F), _number("client", params.get("client", "16"), 1, 0x7F),
-            direction, _number("turnaround", params.get("turnaround", "2"), 0, 1000),
+            direction, _number("turnaround", params.get("turnaround", "2"), 0, 1000), backend,
         )
 
     @property
@@ -89,13 +97,19 @@ class Rs485Link(LinkSpec):
         return self.path
 
     @property
-    def bus(self) -> tuple[str, int, str, str, int]:
+    def bus(self) -> tuple[str, int, str, str, int, str]:
         """What all meters on one port must agree on."""
-        return self.path, self.baud, self.parity, self.direction, self.turnaround_ms
+        return self.path, self.baud, self.parity, self.direction, self.turnaround_ms, self.backend
+
+    @property
+    def direction_pin(self) -> int | None:
+        """The BCM pin that drives the transceiver's DE/RE, for ``direction=gpio:PIN``."""
+        return int(self.direction[5:]) if self.direction.startswith("gpio:") else None
 
     def __str__(self) -> str:
         return (f"rs485://{quote_path(self.path)}?baud={self.baud}&parity={self.parity}&address=0x{self.address:02X}"
-                f"&logical={self.logical}&client={self.client}&direction={self.direction}&turnaround={self.turnaround_ms}")
+                f"&logical={self.logical}&client={self.client}&direction={self.direction}&turnaround={self.turnaround_ms}"
+                + (f"&backend={self.backend}" if self.backend != "rpi" else ""))
 
 
 _KERNEL_MODE_REPORTED: set[str] = set()

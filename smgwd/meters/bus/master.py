@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from smgwd.codec.hdlc import HdlcAddress, HdlcDecoder, Received
 from smgwd.codec.hdlc.connection import LinkState, Primary, Step
 from smgwd.codec.sml.errors import SmlError
+from smgwd.links.gpio import GpioBackend, gpio_backend
 from smgwd.links.rs485 import Rs485Link
 from smgwd.links.stream import ByteStream, open_stream
 from smgwd.meters.bus.sml_exchange import get_list_request, read_reply
@@ -86,6 +87,7 @@ class Bus:
         self.reason = "starting"
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._gpio: GpioBackend | None = None
 
     # --- meters -------------------------------------------------------------------------
 
@@ -133,6 +135,9 @@ class Bus:
                 stream.close()
                 for station in self.stations.values():
                     station.primary.state = LinkState.DISCONNECTED
+                if self._gpio is not None and self.link.direction_pin is not None:
+                    self._gpio.release(self.link.direction_pin)
+                    self._gpio = None
             await asyncio.sleep(delay)
 
     def _down(self, reason: str) -> None:
@@ -225,7 +230,29 @@ class Bus:
     async def _send(self, stream: ByteStream, frame: bytes) -> None:
         if self.link.turnaround_ms:
             await asyncio.sleep(self.link.turnaround_ms / 1000)
-        await stream.write(frame)
+        pin = self.link.direction_pin
+        if pin is None:
+            await stream.write(frame)
+            return
+        backend = self._direction_backend()
+        backend.write(pin, True)
+        try:
+            started = time.monotonic()
+            await stream.write(frame)
+            # keep the driver enabled until the last bit has left: the frame's time on the wire (10 bits a byte)
+            remaining = len(frame) * 10 / self.link.baud - (time.monotonic() - started)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+        finally:
+            backend.write(pin, False)
+
+    def _direction_backend(self) -> GpioBackend:
+        if self._gpio is None:
+            pin = self.link.direction_pin
+            assert pin is not None
+            self._gpio = gpio_backend(self.link.backend)
+            self._gpio.setup_output(pin, False)
+        return self._gpio
 
     async def _await(self, stream: ByteStream, station: _Station, done, again) -> None:  # type: ignore[no-untyped-def]
         """Read frames until ``done(step)``; on a time-out send ``again()`` up to ``retries`` times."""

@@ -85,3 +85,36 @@ def test_bus_of_four_meters_one_dead_one_slow_one_babbling(tmp_path: Path, caplo
             assert imports and [r.raw for r in imports] == sorted(r.raw for r in imports)
             assert imports[-1].raw <= int(sim.meters[meter].import_wh * 10)  # 0.1 Wh units, scaler -1
         assert not list(reader.readings(meter="dead"))
+
+
+def test_gpio_direction_pin_brackets_every_frame_sent(tmp_path: Path) -> None:
+    from smgwd.links.gpio import FakeGpio, gpio_backend
+
+    xml = ('<simulator><listeners><bus id="b" device="pty"><station meter="m" address="0x21"/></bus></listeners>'
+           '<meters><meter id="m" serial="1"><consumption annual-kwh="3500"/></meter></meters></simulator>')
+    sim = Simulator(parse_sim_config(xml.encode()))
+    fake = gpio_backend("fake")
+    assert isinstance(fake, FakeGpio)
+
+    async def life() -> int:
+        await sim.start()
+        pty = sim.buses[0].port.path  # type: ignore[attr-defined]
+        config = parse_config(f'[store]\npath = "{tmp_path / "gw.db"}"\n[time]\nservers = []\n'
+                              f'[control]\nsocket = "{tmp_path / "c.sock"}"\n[[meters]]\nid = "m"\n'
+                              f'link = "rs485://{pty}?baud=9600&address=0x21&direction=gpio:22&backend=fake"\ninterval = 0.2\n')
+        gateway = Gateway(config, notifier=Notifier.disabled())
+        await gateway.start()
+        try:
+            await _until(lambda: gateway.meters["m"].driver.stats.frames >= 3)
+        finally:
+            await gateway.stop()
+            frames = sim.buses[0].frames_in
+            await sim.stop()
+        return frames
+
+    fake.changes.clear()
+    frames = asyncio.run(life())
+    levels = [level for pin, level in fake.changes if pin == 22]
+    assert levels and levels == [True, False] * (len(levels) // 2)  # high to send, low again after each frame
+    assert len(levels) // 2 >= frames - 1  # every frame the meter received was sent with the driver enabled
+    assert 22 not in fake.levels  # the pin is released with the bus
