@@ -2,7 +2,7 @@
 
 import sys
 
-from tests.bench import cms, daemon, decode_cli, delivery, dlms, mbus_records, sim_push, sml_decode, store_ingest, wmbus
+from tests.bench import bus, cms, daemon, decode_cli, delivery, dlms, mbus_records, sim_push, sml_decode, store_ingest, wmbus
 
 BENCHMARKS = {
     "sml": sml_decode.main,
@@ -10,6 +10,7 @@ BENCHMARKS = {
     "mbus": mbus_records.main,
     "wmbus": wmbus.main,
     "dlms": dlms.main,
+    "bus": bus.main,
     "sim": sim_push.main,
     "store": store_ingest.main,
     "daemon": daemon.main,
