@@ -117,7 +117,22 @@ def status(reader: StoreReader, fmt: str, socket: Path | None = None) -> int:
         write_table(_METER_COLUMNS, _meter_rows(meters), out, right=(4, 5))
     else:
         out.write("no meters\n")
+    for bus in (live or {}).get("buses") or ():
+        _write_bus(bus, out)
     return EXIT_OK
+
+
+_BUS_COLUMNS = ("meter", "address", "polls", "answers", "failures", "timeouts", "reconnects", "last poll ms")
+
+
+def _write_bus(bus: dict[str, Any], out: Any) -> None:
+    cycle = "no full cycle yet" if bus.get("cycle_s") is None else f"cycle {bus['cycle_s']:g} s"
+    state = "up" if bus.get("up") else f"down: {bus.get('reason')}"
+    out.write(f"\nbus       {bus.get('port')} {state}, {cycle}, {bus.get('bad_frames', 0)} bad frames, "
+              f"{bus.get('noise_bytes', 0)} bytes of noise\n")
+    rows = [(meter_id, m["address"], m["polls"], m["answers"], m["failures"], m["timeouts"], m["reconnects"],
+             "" if m["last_poll_ms"] is None else m["last_poll_ms"]) for meter_id, m in sorted(bus["meters"].items())]
+    write_table(_BUS_COLUMNS, rows, out, right=(2, 3, 4, 5, 6, 7))
 
 
 def meters(reader: StoreReader, fmt: str) -> int:

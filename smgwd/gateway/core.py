@@ -26,6 +26,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -101,6 +102,12 @@ def make_driver(meter: MeterConfig, gateway: Gateway) -> MeterDriver:
         crc=meter.crc, interval=meter.interval, silence_intervals=meter.silence_intervals,
         server_id=meter.server_id,
     )
+
+
+def _bus_status() -> list[dict[str, object]]:
+    """The RS-485 buses' figures, when the bus master was loaded (never imported for them)."""
+    module = sys.modules.get("smgwd.meters.bus.master")
+    return module.bus_status() if module is not None else []
 
 
 @dataclass
@@ -329,6 +336,7 @@ class Gateway:
             "time": self.timebase.state(),
             "store": dataclasses.asdict(self.store.stats),
             "loop": None if self.loopwatch is None else dataclasses.asdict(self.loopwatch.stats),
+            "buses": _bus_status(),
         }
 
     def publish_state(self) -> None:

@@ -33,7 +33,7 @@ from smgwd.meters.bus.sml_exchange import get_list_request, read_reply
 from smgwd.meters.sml.profiles import PROFILES
 from smgwd.reading import Reading
 
-__all__ = ["Bus", "BusResult", "StationStats", "bus_for"]
+__all__ = ["Bus", "BusResult", "StationStats", "bus_for", "bus_status"]
 
 log = logging.getLogger(__name__)
 
@@ -321,3 +321,22 @@ def bus_for(link: Rs485Link) -> Bus:
     if bus is None:
         bus = _BUSES[link.path] = Bus(link)
     return bus
+
+
+def bus_status() -> list[dict[str, object]]:
+    """Every bus of the process for status views: port, state, cycle time, per meter its counters."""
+    out: list[dict[str, object]] = []
+    for bus in _BUSES.values():
+        meters = {}
+        for meter_id, station in bus.stations.items():
+            stats = station.stats
+            meters[meter_id] = {
+                "address": f"0x{station.link.address:02X}", "polls": stats.polls, "answers": stats.answers,
+                "failures": stats.failures, "timeouts": stats.timeouts, "reconnects": stats.reconnects,
+                "foreign_frames": stats.foreign_frames, "failing": station.failures,
+                "last_poll_ms": None if stats.last_poll_s is None else round(stats.last_poll_s * 1000, 1),
+            }
+        out.append({"port": bus.link.path, "up": bus.up, "reason": bus.reason,
+                    "cycle_s": None if bus.cycle_s is None else round(bus.cycle_s, 3), "meters": meters,
+                    "noise_bytes": bus.decoder.skipped, "bad_frames": bus.decoder.rejected})
+    return out

@@ -69,6 +69,24 @@ def test_bus_of_four_meters_one_dead_one_slow_one_babbling(tmp_path: Path, caplo
             dead, healthy = bus.stations["dead"].stats, bus.stations["healthy"].stats
             assert dead.polls < healthy.polls / 2  # polled less and less
             assert bus.cycle_s is not None
+            from smgwd.gateway.control import query
+
+            live = await asyncio.to_thread(query, tmp_path / "control.sock")
+            (shown,) = live["buses"]
+            assert shown["port"] == pty and set(shown["meters"]) == set(ADDRESSES)
+            assert shown["meters"]["dead"]["failures"] >= 1 and shown["meters"]["healthy"]["answers"] >= 5
+            assert shown["meters"]["babbler"]["reconnects"] >= 1 and shown["meters"]["dead"]["address"] == "0x14"
+            from smgwd.cli.main import main as smgwctl
+
+            config_path = tmp_path / "smgwd.toml"
+            config_path.write_text(f'[store]\npath = "{tmp_path / "gw.db"}"\n[control]\nsocket = "{tmp_path / "control.sock"}"\n')
+            import contextlib
+            import io
+
+            text = io.StringIO()
+            with contextlib.redirect_stdout(text):
+                assert await asyncio.to_thread(smgwctl, ["--config", str(config_path), "status"]) == 0
+            assert f"bus       {pty} up" in text.getvalue() and "0x14" in text.getvalue()
         finally:
             await gateway.stop()
             await sim.stop()
