@@ -1,15 +1,16 @@
 """``smgwd demo``: the simulator and the gateway on loopback, with a live view.
 
 How this works: one event loop runs both programs' libraries. The simulator
-gets ten meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
+gets eleven meters on accelerated time (a quarter hour in 4 s, as in jOSEF): a
 household read by the gateway over TCP with jOSEF's discovery flow (SML pull),
 a prosumer with PV that pushes SML over a pty pair like an IR head, two
 DLMS/COSEM meters pushing HDLC on their customer ports (one plain, one
 encrypted with AES-GCM in general-block-transfer blocks), three meters on one
 RS-485 bus that the gateway polls as HDLC primary station (SML inside
-I-frames), and a water meter (OMS security mode 5, T1) and a heat meter (mode
-7, C1) heard by an emulated iM871A stick on another pty (every key in
-``DIR/keys``, 0600). The
+I-frames), a heat pump's S0 output on a fake GPIO pin (its power comes from
+pulses per real second, so accelerated time shows it 225 times too high), and a water meter (OMS
+security mode 5, T1) and a heat meter (mode 7, C1) heard by an emulated iM871A
+stick on another pty (every key in ``DIR/keys``, 0600). The
 gateway gets a configuration generated for them, its store in the demo
 directory, and no NTP server (so every reading says ``unsynchronised``,
 honestly). The lab EMP runs too: a fresh lab PKI in ``DIR/pki`` (kept when it
@@ -61,6 +62,7 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
     <dlms id="han-a" device="pty" meter="flat-a" layout="registers" interval-seconds="2"/>
     <dlms id="han-b" device="pty" meter="flat-b" layout="idis" key="{han_ek}" auth-key="{han_ak}" block-size="96"
           interval-seconds="2"/>
+    <s0 id="s0" meter="heatpump" pin="17" pulses-per-kwh="1000"/>
     <bus id="lmn" device="pty" baud="9600">
       <station meter="lmn-1" address="0x12"/>
       <station meter="lmn-2" address="0x13"/>
@@ -85,6 +87,9 @@ SIMULATOR_XML = """<?xml version="1.0" encoding="UTF-8"?>
     </meter>
     <meter id="flat-b" manufacturer="LGZ" serial="60000006" seed="13" initial-import-kwh="1500">
       <consumption profile="g0" annual-kwh="8000"/>
+    </meter>
+    <meter id="heatpump" manufacturer="SIM" serial="80000010" seed="31">
+      <consumption profile="g0" annual-kwh="2000"/>
     </meter>
     <meter id="lmn-1" manufacturer="EMH" serial="70000007" seed="21" initial-import-kwh="3000">
       <consumption profile="h0" annual-kwh="3000"/>
@@ -147,6 +152,14 @@ protocol = "dlms"
 key_file = "{keys}/flat-b.ek"
 auth_key_file = "{keys}/flat-b.ak"
 layout = "smgw-sim-idis"
+interval = 2.0
+
+# an S0 pulse input (the demo drives a fake GPIO pin from the simulated heat pump's meter)
+[[meters]]
+id = "heatpump"
+link = "gpio://17?backend=fake&debounce=0"
+protocol = "s0"
+pulses_per_unit = 1000
 interval = 2.0
 
 # three meters on one RS-485 bus (a pty here): smgwd is the HDLC primary station and polls them in turn

@@ -23,7 +23,7 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with StoreReader(tmp_path / "smgwd.db") as reader:
         acked = reader.outbox("acked")
         ours = {(r.meter_id, str(r.obis), str(r.raw), r.scaler) for r in reader.readings()}
-    assert {meter for meter, *_ in ours} == {"household", "prosumer", "flat-a", "flat-b", "lmn-1", "lmn-2", "lmn-3", "water", "heat"}, text
+    assert {meter for meter, *_ in ours} == {"household", "prosumer", "flat-a", "flat-b", "lmn-1", "lmn-2", "lmn-3", "heatpump", "water", "heat"}, text
     for key in ("water.key", "heat.key", "flat-b.ek", "flat-b.ak"):
         assert (tmp_path / "keys" / key).stat().st_mode & 0o777 == 0o600
     assert acked, text
@@ -33,7 +33,7 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert messages >= len(acked) and readings > 0  # one may be stored but its ack cut off by the stop
         assert all(store.message(entry.message_id) for entry in acked)
         meters = {r.meter for r in store.readings()}
-        assert meters <= {"household", "prosumer", "flat-a", "flat-b", "lmn-1", "lmn-2", "lmn-3", "water", "heat"}
+        assert meters <= {"household", "prosumer", "flat-a", "flat-b", "lmn-1", "lmn-2", "lmn-3", "heatpump", "water", "heat"}
         assert meters & {"water", "heat"}, meters  # the wM-Bus meters reach the EMP too
         assert meters & {"flat-a", "flat-b"}, meters  # and the DLMS ones
         new_wires = {(r.meter, r.obis, r.raw, r.scaler) for r in store.readings()

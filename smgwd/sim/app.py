@@ -22,6 +22,7 @@ from smgwd.sim.dlms_push import DlmsPushSettings, push_frames
 from smgwd.sim.meter import SimMeter
 from smgwd.sim.sml_push import Pusher, open_sink
 from smgwd.sim.rs485_bus import BusStation, SimBus
+from smgwd.sim.s0_pulses import S0Pulser
 from smgwd.sim.sml_server import SmlServer
 from smgwd.sim.wmbus.dongles import emulator_for
 from smgwd.sim.wmbus.models import ElectricityModel, HeatModel, HeatSpec, RadioModel, WaterModel
@@ -90,6 +91,7 @@ class Simulator:
         self.pushers: list[Pusher] = []
         self.radios: list[Radio] = []
         self.buses: list[SimBus] = []
+        self.s0_outputs: list[S0Pulser] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     def _identity(self, meter_id: str) -> tuple[str, int, int]:
@@ -132,6 +134,11 @@ class Simulator:
             self.buses.append(bus)
             log.info("RS-485 bus %s on %s: %s", bus_config.id, port.description,
                      ", ".join(f"{st.meter} at 0x{st.address:02X} ({st.behaviour})" for st in bus_config.stations))
+        for output in self.config.s0:
+            pulser = S0Pulser(self.meters[output.meter], output.pin, output.pulses_per_kwh)
+            self.s0_outputs.append(pulser)
+            log.info("meter %s pulses %g imp/kWh on fake GPIO %d", output.meter, output.pulses_per_kwh, output.pin)
+            self._tasks.append(asyncio.create_task(pulser.run(), name=f"s0-{output.id}"))
         for listener in self.config.wmbus:
             radio = self._open_radio(listener)
             radio.emulator.start()

@@ -24,7 +24,7 @@ from smgwd.sim.wmbus.models import HeatSpec, WaterSpec
 from smgwd.sim.wmbus.transmitter import RadioSettings
 
 __all__ = [
-    "BusListener", "BusStationSpec", "DlmsListener", "SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "WmbusListener",
+    "BusListener", "BusStationSpec", "S0Output", "DlmsListener", "SerialListener", "SimConfig", "SimConfigError", "TcpListener", "TimeSettings", "WmbusListener",
     "load_config",
     "parse_config",
 ]
@@ -99,6 +99,16 @@ class DlmsListener:
 
 
 @dataclass(frozen=True, slots=True)
+class S0Output:
+    """A meter's S0 output driving a pin of the fake GPIO backend (in-process gateways only)."""
+
+    id: str
+    meter: str
+    pin: int
+    pulses_per_kwh: float = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
 class BusStationSpec:
     meter: str
     address: int
@@ -129,6 +139,7 @@ class SimConfig:
     wmbus: tuple[WmbusListener, ...] = ()
     dlms: tuple[DlmsListener, ...] = ()
     buses: tuple[BusListener, ...] = ()
+    s0: tuple[S0Output, ...] = ()
     radio_meters: tuple[WaterSpec | HeatSpec, ...] = ()  # wM-Bus only: water and heat
 
     def meter(self, meter_id: str) -> MeterSpec:
@@ -178,9 +189,10 @@ class _Builder:
         wmbus = tuple(self.wmbus(el, all_ids) for el in root.iterfind("listeners/wmbus"))
         dlms = tuple(self.dlms(el, ids) for el in root.iterfind("listeners/dlms"))
         buses = tuple(self.bus(el, ids) for el in root.iterfind("listeners/bus"))
+        s0 = tuple(self.s0(el, ids) for el in root.iterfind("listeners/s0"))
         self.check_wmbus(root, meters, radio_meters)
         listener_ids = [x.id for x in tcp] + [x.id for x in serial] + [x.id for x in wmbus] + [x.id for x in dlms] \
-            + [x.id for x in buses]
+            + [x.id for x in buses] + [x.id for x in s0]
         for el in root.iterfind("listeners/*"):
             if listener_ids.count(el.get("id")) > 1:
                 raise self.fail(el, f"listener id {el.get('id')!r} is used twice")
@@ -188,7 +200,7 @@ class _Builder:
         for el, listener in zip(root.iterfind("listeners/tcp"), tcp):
             if listener.port and ports.count((listener.host, listener.port)) > 1:
                 raise self.fail(el, f"port {listener.port} on {listener.host} is used twice")
-        return SimConfig(self.time(time_el), tcp, serial, meters, self.source, wmbus, dlms, buses, radio_meters)
+        return SimConfig(self.time(time_el), tcp, serial, meters, self.source, wmbus, dlms, buses, s0, radio_meters)
 
     def time(self, el: Any) -> TimeSettings:
         if el is None:
@@ -269,6 +281,10 @@ class _Builder:
             int(get("block-size", "0")), int(get("max-info", "128")), int(get("baud", "2400")), get("parity", "E"),
             float(get("interval-seconds", "2")),
         )
+
+    def s0(self, el: Any, meter_ids: list[str]) -> S0Output:
+        self._sml_ref(el, el.get("meter"), meter_ids)
+        return S0Output(el.get("id"), el.get("meter"), int(el.get("pin")), float(el.get("pulses-per-kwh", "1000")))
 
     def bus(self, el: Any, meter_ids: list[str]) -> BusListener:
         stations = []

@@ -108,3 +108,34 @@ def test_s0_config_is_checked(tmp_path: Path) -> None:
         parse_config(_config(tmp_path, 4).replace("gpio://4?backend=fake&debounce=5", "serial:///dev/ttyS0"))
     with pytest.raises(ConfigError, match="GPIO pin '99' is not a BCM pin number"):
         parse_config(_config(tmp_path, 99))
+
+
+def test_the_simulator_drives_a_fake_pin(tmp_path: Path) -> None:
+    """smgw-sim's <s0> output pulses as its meter's register grows; the gateway counts every pulse."""
+    from smgwd.sim.app import Simulator
+    from smgwd.sim.config import parse_config as parse_sim_config
+
+    xml = ('<simulator><time mode="accelerated" quarter-hour-seconds="0.5" resolution-ms="10"/>'
+           '<listeners><s0 id="o" meter="pump" pin="23" pulses-per-kwh="1000"/></listeners>'
+           '<meters><meter id="pump" serial="9"><consumption profile="g0" annual-kwh="20000"/></meter></meters></simulator>')
+    sim = Simulator(parse_sim_config(xml.encode()))
+
+    async def life() -> None:
+        gateway = Gateway(parse_config(_config(tmp_path, 23).replace("debounce=5", "debounce=0")), notifier=Notifier.disabled())
+        await gateway.start()
+        await sim.start()
+        try:
+            driver = gateway.meters["heatpump"].driver
+            pulser = sim.s0_outputs[0]
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while pulser.pulses < 20:
+                assert loop.time() < deadline
+                await asyncio.sleep(0.05)
+            await sim.stop()
+            await asyncio.sleep(0.05)
+            assert driver.counter.count == pulser.pulses  # type: ignore[attr-defined]
+        finally:
+            await gateway.stop()
+
+    asyncio.run(life())
