@@ -195,7 +195,7 @@ def test_prefixed_text_parses_or_raises_link_error(prefix: str, tail: str) -> No
         ("rs485:///dev/ttyS0", "an rs485 link names the meter's HDLC address (address=0x10..0x7D)"),
         ("rs485:///dev/ttyS0?address=0x7E", "address '0x7E' is not a number 1..125 (decimal or 0x hex)"),
         ("rs485:///dev/ttyS0?address=18&adress=1", "rs485 parameter 'adress=1' unknown (did you mean address?)"),
-        ("rs485:///dev/ttyS0?address=18&direction=gpio", "direction 'gpio' is not one of auto, kernel"),
+        ("rs485:///dev/ttyS0?address=18&direction=gpio", "direction 'gpio' is not one of auto, kernel, gpio:PIN (a BCM pin 0..53)"),
         ("im871a://dev/ttyUSB0", "the device path 'dev/ttyUSB0' is not absolute: write im871a:///dev/ttyUSB0, with three slashes"),
         ("amb8465:///dev/ttyUSB0?mode=x1", "radio mode 'x1' is not one of t1, c1, s1, c1,t1"),
         ("im871a:///dev/ttyUSB0?mdoe=t1", "im871a parameter 'mdoe=t1' unknown (did you mean mode?)"),
