@@ -62,6 +62,7 @@ class DataType(IntEnum):
     LONG = 16
     UNSIGNED = 17
     LONG_UNSIGNED = 18
+    COMPACT_ARRAY = 19  # decoded raw on the wire (smgwd.codec.dlms.axdr); no typed value of its own
     LONG64 = 20
     LONG64_UNSIGNED = 21
     ENUM = 22

@@ -57,7 +57,7 @@ def _values(meter: SimMeter) -> list[tuple[Obis, Data, int, int]]:
     meter.sync()
     net = round(meter.net_power_w(meter.now))
     phases = meter.phase_values()
-    u32 = DataType.UINT32
+    u32 = DataType.DOUBLE_LONG_UNSIGNED
     out = [
         (E_IMPORT, Data(u32, int(meter.import_wh)), 0, 30),
         (E_EXPORT, Data(u32, int(meter.export_wh)), 0, 30),
@@ -65,9 +65,9 @@ def _values(meter: SimMeter) -> list[tuple[Obis, Data, int, int]]:
         (POWER_EXPORT, Data(u32, max(-net, 0)), 0, 27),
     ]
     for k, (_watts, decivolts, centiamps) in enumerate(phases):
-        out.append((U_PHASE[k], Data(DataType.UINT16, decivolts), -1, 35))
-        out.append((I_PHASE[k], Data(DataType.UINT16, centiamps), -2, 33))
-    out.append((FREQUENCY, Data(DataType.UINT16, meter.frequency_centihertz()), -2, 44))
+        out.append((U_PHASE[k], Data(DataType.LONG_UNSIGNED, decivolts), -1, 35))
+        out.append((I_PHASE[k], Data(DataType.LONG_UNSIGNED, centiamps), -2, 33))
+    out.append((FREQUENCY, Data(DataType.LONG_UNSIGNED, meter.frequency_centihertz()), -2, 44))
     return out
 
 
@@ -77,13 +77,13 @@ def _body(meter: SimMeter, layout: str) -> Data:
     if layout == "registers":
         return Data(structure, tuple(
             Data(structure, (Data(octets, obis.to_bytes()), value,
-                             Data(structure, (Data(DataType.INT8, scaler), Data(DataType.ENUM, unit)))))
+                             Data(structure, (Data(DataType.INTEGER, scaler), Data(DataType.ENUM, unit)))))
             for obis, value, scaler, unit in values
         ))
     defs = [(40, PUSH_SETUP, 2)] + [(3, obis, 2) for obis, *_ in values]
     capture = Data(DataType.ARRAY, tuple(
-        Data(structure, (Data(DataType.UINT16, cls), Data(octets, obis.to_bytes()), Data(DataType.INT8, attr),
-                         Data(DataType.UINT16, 0)))
+        Data(structure, (Data(DataType.LONG_UNSIGNED, cls), Data(octets, obis.to_bytes()), Data(DataType.INTEGER, attr),
+                         Data(DataType.LONG_UNSIGNED, 0)))
         for cls, obis, attr in defs
     ))
     return Data(structure, (capture, *(value for _, value, _, _ in values)))

@@ -11,47 +11,21 @@ decodes or raises :class:`DlmsFormatError` in time linear in its size.
 Values: integers as int, booleans as bool, octet strings as bytes, visible and UTF-8
 strings as str, bit strings as :class:`BitString`, floats as float, enums as int, BCD as
 int, date-time/date/time (tags 25/26/27) as the :mod:`.dates` types, compact arrays raw.
+The tags are the COSEM model's :class:`~smgwd.cosem.datatypes.DataType`.
 """
 
 from __future__ import annotations
 
-import enum
 import struct
 from typing import Callable, NamedTuple, Union
 
 from smgwd.codec.dlms.dates import CosemDate, CosemDateTime, CosemTime, decode_date, decode_date_time, decode_time
 from smgwd.codec.dlms.errors import DlmsFormatError, DlmsTruncatedError
+from smgwd.cosem.datatypes import DataType
 
 __all__ = ["MAX_DEPTH", "BitString", "Data", "DataType", "decode_data", "decode_length", "encode_data", "encode_length"]
 
 MAX_DEPTH = 16
-
-
-class DataType(enum.IntEnum):
-    NULL = 0
-    ARRAY = 1
-    STRUCTURE = 2
-    BOOLEAN = 3
-    BIT_STRING = 4
-    INT32 = 5
-    UINT32 = 6
-    OCTET_STRING = 9
-    VISIBLE_STRING = 10
-    UTF8_STRING = 12
-    BCD = 13
-    INT8 = 15
-    INT16 = 16
-    UINT8 = 17
-    UINT16 = 18
-    COMPACT_ARRAY = 19
-    INT64 = 20
-    UINT64 = 21
-    ENUM = 22
-    FLOAT32 = 23
-    FLOAT64 = 24
-    DATE_TIME = 25
-    DATE = 26
-    TIME = 27
 
 
 class BitString(NamedTuple):
@@ -74,8 +48,8 @@ class Data(NamedTuple):
 
 
 _INTEGERS = {
-    DataType.INT8: (1, True), DataType.INT16: (2, True), DataType.INT32: (4, True), DataType.INT64: (8, True),
-    DataType.UINT8: (1, False), DataType.UINT16: (2, False), DataType.UINT32: (4, False), DataType.UINT64: (8, False),
+    DataType.INTEGER: (1, True), DataType.LONG: (2, True), DataType.DOUBLE_LONG: (4, True), DataType.LONG64: (8, True),
+    DataType.UNSIGNED: (1, False), DataType.LONG_UNSIGNED: (2, False), DataType.DOUBLE_LONG_UNSIGNED: (4, False), DataType.LONG64_UNSIGNED: (8, False),
     DataType.ENUM: (1, False),
 }
 _FIXED_TIME: dict[DataType, tuple[int, Callable[[bytes], CosemDateTime | CosemDate | CosemTime]]] = {
@@ -173,7 +147,7 @@ def decode_data(data: bytes, pos: int = 0, depth: int = 0) -> tuple[Data, int]:
     if kind is DataType.BOOLEAN:
         _need(data, pos, 1, "boolean")
         return Data(kind, data[pos] != 0), pos + 1
-    if kind is DataType.NULL:
+    if kind is DataType.NULL_DATA:
         return Data(kind, None), pos
     if kind in (DataType.FLOAT32, DataType.FLOAT64):
         size = 4 if kind is DataType.FLOAT32 else 8
@@ -245,7 +219,7 @@ def encode_data(item: Data) -> bytes:
         return head + encode_length(value.bits) + value.data
     if kind is DataType.BOOLEAN:
         return head + (b"\x01" if value else b"\x00")
-    if kind is DataType.NULL:
+    if kind is DataType.NULL_DATA:
         return head
     if kind in (DataType.FLOAT32, DataType.FLOAT64):
         assert isinstance(value, float)

@@ -109,8 +109,8 @@ def _scaler_unit(item: Data) -> tuple[int, int | None] | None:
     value = _children(item)
     if item.type is DataType.STRUCTURE and value is not None and len(value) == 2:
         scaler, unit = value
-        if isinstance(scaler.value, int) and isinstance(unit.value, int) and scaler.type in (DataType.INT8, DataType.INT16) \
-                and unit.type in (DataType.ENUM, DataType.UINT8):
+        if isinstance(scaler.value, int) and isinstance(unit.value, int) and scaler.type in (DataType.INTEGER, DataType.LONG) \
+                and unit.type in (DataType.ENUM, DataType.UNSIGNED):
             return scaler.value, unit.value
     return None
 
@@ -237,6 +237,6 @@ def _capture_def(item: Data) -> Obis | None:
     if item.type is not DataType.STRUCTURE or parts is None or len(parts) != 4:
         return None
     class_id, name, attribute, _index = parts
-    if class_id.type is not DataType.UINT16 or attribute.type not in (DataType.INT8, DataType.UINT8):
+    if class_id.type is not DataType.LONG_UNSIGNED or attribute.type not in (DataType.INTEGER, DataType.UNSIGNED):
         return None
     return _obis(name)

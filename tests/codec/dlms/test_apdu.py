@@ -27,7 +27,7 @@ from smgwd.codec.dlms import (
 STAMP = bytes.fromhex("07E50713010F2E2300FF8880")
 BODY_HEX = "0202" "09060100010800FF" "0600000010"
 BODY = Data(DataType.STRUCTURE, (Data(DataType.OCTET_STRING, bytes.fromhex("0100010800FF")),
-                                 Data(DataType.UINT32, 16)))
+                                 Data(DataType.DOUBLE_LONG_UNSIGNED, 16)))
 
 
 def test_without_date_time() -> None:
@@ -100,10 +100,10 @@ def test_body_is_any_data() -> None:
 
 
 bodies = st.one_of(
-    st.builds(Data, st.just(DataType.UINT32), st.integers(0, 2**32 - 1)),
+    st.builds(Data, st.just(DataType.DOUBLE_LONG_UNSIGNED), st.integers(0, 2**32 - 1)),
     st.builds(Data, st.just(DataType.OCTET_STRING), st.binary(max_size=300)),
     st.builds(Data, st.just(DataType.STRUCTURE), st.lists(
-        st.builds(Data, st.just(DataType.INT16), st.integers(-(2**15), 2**15 - 1)), max_size=20).map(tuple)),
+        st.builds(Data, st.just(DataType.LONG), st.integers(-(2**15), 2**15 - 1)), max_size=20).map(tuple)),
 )
 
 

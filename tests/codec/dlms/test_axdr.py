@@ -33,22 +33,22 @@ UTC = dt.timezone.utc
 # --- hand-built values -------------------------------------------------------------------------
 
 EXAMPLES = [
-    ("00", Data(DataType.NULL, None)),
+    ("00", Data(DataType.NULL_DATA, None)),
     ("0300", Data(DataType.BOOLEAN, False)),
     ("0301", Data(DataType.BOOLEAN, True)),
-    ("0F80", Data(DataType.INT8, -128)),
-    ("0F7F", Data(DataType.INT8, 127)),
-    ("11FF", Data(DataType.UINT8, 255)),
-    ("10FFFE", Data(DataType.INT16, -2)),
-    ("120005", Data(DataType.UINT16, 5)),
-    ("12FFFF", Data(DataType.UINT16, 65535)),
-    ("05FFFFFFFF", Data(DataType.INT32, -1)),
-    ("0580000000", Data(DataType.INT32, -(2**31))),
-    ("06FFFFFFFF", Data(DataType.UINT32, 2**32 - 1)),
-    ("0600000010", Data(DataType.UINT32, 16)),
-    ("14FFFFFFFFFFFFFFFE", Data(DataType.INT64, -2)),
-    ("157FFFFFFFFFFFFFFF", Data(DataType.UINT64, 2**63 - 1)),
-    ("15FFFFFFFFFFFFFFFF", Data(DataType.UINT64, 2**64 - 1)),
+    ("0F80", Data(DataType.INTEGER, -128)),
+    ("0F7F", Data(DataType.INTEGER, 127)),
+    ("11FF", Data(DataType.UNSIGNED, 255)),
+    ("10FFFE", Data(DataType.LONG, -2)),
+    ("120005", Data(DataType.LONG_UNSIGNED, 5)),
+    ("12FFFF", Data(DataType.LONG_UNSIGNED, 65535)),
+    ("05FFFFFFFF", Data(DataType.DOUBLE_LONG, -1)),
+    ("0580000000", Data(DataType.DOUBLE_LONG, -(2**31))),
+    ("06FFFFFFFF", Data(DataType.DOUBLE_LONG_UNSIGNED, 2**32 - 1)),
+    ("0600000010", Data(DataType.DOUBLE_LONG_UNSIGNED, 16)),
+    ("14FFFFFFFFFFFFFFFE", Data(DataType.LONG64, -2)),
+    ("157FFFFFFFFFFFFFFF", Data(DataType.LONG64_UNSIGNED, 2**63 - 1)),
+    ("15FFFFFFFFFFFFFFFF", Data(DataType.LONG64_UNSIGNED, 2**64 - 1)),
     ("161E", Data(DataType.ENUM, 30)),
     ("0D12", Data(DataType.BCD, 0x12)),
     ("1700000000", Data(DataType.FLOAT32, 0.0)),
@@ -63,14 +63,14 @@ EXAMPLES = [
     ("040AFFC0", Data(DataType.BIT_STRING, BitString(10, b"\xff\xc0"))),
     ("0400", Data(DataType.BIT_STRING, BitString(0, b""))),
     ("0100", Data(DataType.ARRAY, ())),
-    ("0202110112FFFF", Data(DataType.STRUCTURE, (Data(DataType.UINT8, 1), Data(DataType.UINT16, 65535)))),
+    ("0202110112FFFF", Data(DataType.STRUCTURE, (Data(DataType.UNSIGNED, 1), Data(DataType.LONG_UNSIGNED, 65535)))),
     ("020309060100010800FF06000004D20202 0FFF161E".replace(" ", ""),
      Data(DataType.STRUCTURE, (Data(DataType.OCTET_STRING, bytes.fromhex("0100010800FF")),
-                               Data(DataType.UINT32, 1234),
-                               Data(DataType.STRUCTURE, (Data(DataType.INT8, -1), Data(DataType.ENUM, 30)))))),
+                               Data(DataType.DOUBLE_LONG_UNSIGNED, 1234),
+                               Data(DataType.STRUCTURE, (Data(DataType.INTEGER, -1), Data(DataType.ENUM, 30)))))),
     ("0102 0202 1101 1102 0202 1103 1104".replace(" ", ""),
-     Data(DataType.ARRAY, (Data(DataType.STRUCTURE, (Data(DataType.UINT8, 1), Data(DataType.UINT8, 2))),
-                           Data(DataType.STRUCTURE, (Data(DataType.UINT8, 3), Data(DataType.UINT8, 4)))))),
+     Data(DataType.ARRAY, (Data(DataType.STRUCTURE, (Data(DataType.UNSIGNED, 1), Data(DataType.UNSIGNED, 2))),
+                           Data(DataType.STRUCTURE, (Data(DataType.UNSIGNED, 3), Data(DataType.UNSIGNED, 4)))))),
 ]
 
 
@@ -84,7 +84,7 @@ def test_examples_both_ways(hexdata: str, value: Data) -> None:
 
 
 def test_integer_type_flag() -> None:
-    assert Data(DataType.INT8, 1).is_integer and Data(DataType.ENUM, 1).is_integer
+    assert Data(DataType.INTEGER, 1).is_integer and Data(DataType.ENUM, 1).is_integer
     assert not Data(DataType.FLOAT32, 1.0).is_integer and not Data(DataType.OCTET_STRING, b"").is_integer
 
 
@@ -102,7 +102,7 @@ def test_length_forms(length: int, form: str) -> None:
 @pytest.mark.parametrize(("count", "form"), [(127, "7F"), (128, "8180"), (255, "81FF"), (256, "820100")])
 def test_array_count_forms(count: int, form: str) -> None:
     raw = b"\x01" + bytes.fromhex(form) + b"\x00" * count
-    value = Data(DataType.ARRAY, (Data(DataType.NULL, None),) * count)
+    value = Data(DataType.ARRAY, (Data(DataType.NULL_DATA, None),) * count)
     assert encode_data(value) == raw
     assert decode_data(raw) == (value, len(raw))
 
@@ -169,10 +169,10 @@ def test_compact_array_kept_raw() -> None:
 # --- round trip --------------------------------------------------------------------------------
 
 INT_RANGES = {
-    DataType.INT8: (-(2**7), 2**7 - 1), DataType.INT16: (-(2**15), 2**15 - 1),
-    DataType.INT32: (-(2**31), 2**31 - 1), DataType.INT64: (-(2**63), 2**63 - 1),
-    DataType.UINT8: (0, 2**8 - 1), DataType.UINT16: (0, 2**16 - 1), DataType.UINT32: (0, 2**32 - 1),
-    DataType.UINT64: (0, 2**64 - 1), DataType.ENUM: (0, 255), DataType.BCD: (0, 255),
+    DataType.INTEGER: (-(2**7), 2**7 - 1), DataType.LONG: (-(2**15), 2**15 - 1),
+    DataType.DOUBLE_LONG: (-(2**31), 2**31 - 1), DataType.LONG64: (-(2**63), 2**63 - 1),
+    DataType.UNSIGNED: (0, 2**8 - 1), DataType.LONG_UNSIGNED: (0, 2**16 - 1), DataType.DOUBLE_LONG_UNSIGNED: (0, 2**32 - 1),
+    DataType.LONG64_UNSIGNED: (0, 2**64 - 1), DataType.ENUM: (0, 255), DataType.BCD: (0, 255),
 }
 
 integers = st.one_of(*(st.builds(Data, st.just(kind), st.integers(lo, hi)) for kind, (lo, hi) in INT_RANGES.items()))
@@ -181,7 +181,7 @@ bit_strings = st.integers(0, 200).flatmap(
 long_bytes = st.one_of(st.binary(max_size=20), st.binary(min_size=120, max_size=300))
 leaves = st.one_of(
     integers,
-    st.builds(Data, st.just(DataType.NULL), st.none()),
+    st.builds(Data, st.just(DataType.NULL_DATA), st.none()),
     st.builds(Data, st.just(DataType.BOOLEAN), st.booleans()),
     st.builds(Data, st.just(DataType.OCTET_STRING), long_bytes),
     st.builds(Data, st.just(DataType.VISIBLE_STRING), st.text(st.characters(max_codepoint=127), max_size=150)),

@@ -187,14 +187,14 @@ def test_round_trip(plain: bytes, sc: int, ic: int, key_size: int) -> None:
 # --- Data-Notification inside ciphering --------------------------------------------------------
 
 BODY = encode_data(Data(DataType.STRUCTURE, (Data(DataType.OCTET_STRING, bytes.fromhex("0100010800FF")),
-                                             Data(DataType.UINT32, 123456))))
+                                             Data(DataType.DOUBLE_LONG_UNSIGNED, 123456))))
 NOTE = encode_notification(BODY, 0x40000001, bytes.fromhex("07E50713010F2E2300FF8880"))
 SEALED_NOTE = encipher(NOTE, KEYS, TITLE, 7)
 
 
 def test_ciphered_notification() -> None:
     note = decode_notification(SEALED_NOTE, KEYS)
-    assert note.invoke_id == 0x40000001 and note.body.value[1] == Data(DataType.UINT32, 123456)  # type: ignore[index]
+    assert note.invoke_id == 0x40000001 and note.body.value[1] == Data(DataType.DOUBLE_LONG_UNSIGNED, 123456)  # type: ignore[index]
     assert (note.security, note.system_title, note.tag_checked) == ("glo", TITLE, True)
     note = decode_notification(SEALED_NOTE, DlmsKeys(EK))
     assert (note.security, note.tag_checked) == ("glo", False)
