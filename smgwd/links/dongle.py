@@ -20,7 +20,6 @@ stream, so the receiver starts it again after its back-off.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import os
 import stat
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import ClassVar, Self
 from smgwd.links.process import ProcessStream, start_process
 from smgwd.links.serial import SerialStream, device_url_parts, open_port, quote_path
 from smgwd.links.stream import LinkUnavailable
-from smgwd.links.url import LinkError, LinkSpec
+from smgwd.links.url import LinkError, LinkSpec, query_params
 
 __all__ = ["Amb8465Link", "DongleLink", "Im871aLink", "RADIO_MODES", "RtlWmbusExecLink", "RtlWmbusLink",
            "WmbusReceiverLink", "open_dongle", "open_exec", "open_fifo"]
@@ -93,15 +92,7 @@ class DongleLink(WmbusReceiverLink):
     @classmethod
     def from_url(cls, url: str) -> Self:
         path, query = device_url_parts(url, cls.kind, cls.example)
-        params: dict[str, str] = {}
-        for item in query.split("&") if query else ():
-            name, equals, value = item.partition("=")
-            if not equals or name not in _PARAMS or name in params:
-                close = difflib.get_close_matches(name, _PARAMS, n=1)
-                hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_PARAMS)}"
-                problem = "given twice" if name in params else "unknown" if equals else "without '=value'"
-                raise LinkError(f"{cls.kind} parameter {item!r} {problem} ({hint})", cls.example)
-            params[name] = value
+        params = query_params(query, _PARAMS, cls.kind, cls.example)
         mode = params.get("mode", "c1,t1").lower()
         if mode == "t1,c1":
             mode = "c1,t1"

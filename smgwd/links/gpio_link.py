@@ -8,11 +8,10 @@ edge is contact bounce (default 20; S0 pulses last at least 30 ms); ``backend``:
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from smgwd.links.url import LinkError, LinkSpec
+from smgwd.links.url import LinkError, LinkSpec, query_params
 
 __all__ = ["GPIO_EXAMPLE", "GpioLink"]
 
@@ -39,15 +38,7 @@ class GpioLink(LinkSpec):
         pin_text, _, query = rest.partition("?")
         if not pin_text.isdigit() or not 0 <= int(pin_text) <= 53:
             raise LinkError(f"GPIO pin {pin_text!r} is not a BCM pin number 0..53", GPIO_EXAMPLE)
-        params: dict[str, str] = {}
-        for item in query.split("&") if query else ():
-            name, equals, value = item.partition("=")
-            if not equals or name not in _PARAMS or name in params:
-                close = difflib.get_close_matches(name, _PARAMS, n=1)
-                hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_PARAMS)}"
-                raise LinkError(f"gpio parameter {item!r} {'given twice' if name in params else 'unknown'} ({hint})",
-                                GPIO_EXAMPLE)
-            params[name] = value
+        params = query_params(query, _PARAMS, cls.kind, GPIO_EXAMPLE)
         pull = params.get("pull", "up")
         if pull not in ("up", "down"):
             raise LinkError(f"pull {pull!r} is not one of up, down", GPIO_EXAMPLE)

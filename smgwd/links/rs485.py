@@ -16,14 +16,13 @@ milliseconds after the line went quiet before the gateway sends (slow transceive
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from smgwd.links.serial import SerialStream, device_url_parts, open_port, quote_path
 from smgwd.links.stream import LinkUnavailable
-from smgwd.links.url import LinkError, LinkSpec
+from smgwd.links.url import LinkError, LinkSpec, query_params
 
 __all__ = ["RS485_EXAMPLE", "Rs485Link", "open_rs485"]
 
@@ -64,15 +63,7 @@ class Rs485Link(LinkSpec):
     @classmethod
     def from_url(cls, url: str) -> Self:
         path, query = device_url_parts(url, cls.kind, RS485_EXAMPLE)
-        params: dict[str, str] = {}
-        for item in query.split("&") if query else ():
-            name, equals, value = item.partition("=")
-            if not equals or name not in _PARAMS or name in params:
-                close = difflib.get_close_matches(name, _PARAMS, n=1)
-                hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(_PARAMS)}"
-                problem = "given twice" if name in params else "unknown" if equals else "without '=value'"
-                raise LinkError(f"rs485 parameter {item!r} {problem} ({hint})", RS485_EXAMPLE)
-            params[name] = value
+        params = query_params(query, _PARAMS, cls.kind, RS485_EXAMPLE)
         if "address" not in params:
             raise LinkError("an rs485 link names the meter's HDLC address (address=0x10..0x7D)", RS485_EXAMPLE)
         parity = params.get("parity", "N").upper()

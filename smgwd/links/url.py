@@ -32,6 +32,7 @@ __all__ = [
     "link_class",
     "parse_host_port",
     "parse_link",
+    "query_params",
 ]
 
 #: link kind -> "module:Class" of its :class:`LinkSpec`; imported on first use.
@@ -89,6 +90,20 @@ class LinkSpec:
     def target(self) -> str:
         """What the link connects to (host:port, a device path): two meters with the same target share a wire."""
         raise NotImplementedError
+
+
+def query_params(query: str, known: tuple[str, ...], kind: str, example: str) -> dict[str, str]:
+    """``name=value&...`` of a link URL; an unknown, repeated or value-less parameter is a LinkError."""
+    params: dict[str, str] = {}
+    for item in query.split("&") if query else ():
+        name, equals, value = item.partition("=")
+        if not equals or name not in known or name in params:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
+            problem = "given twice" if name in params else "unknown" if equals else "without '=value'"
+            raise LinkError(f"{kind} parameter {item!r} {problem} ({hint})", example)
+        params[name] = value
+    return params
 
 
 def parse_host_port(text: str, default_port: int | None = None) -> tuple[str, int]:
