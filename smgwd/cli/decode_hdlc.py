@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from smgwd.cli.hex_input import read_hex_text
 from smgwd.cli.reading_output import JsonLines
 from smgwd.codec.dlms import DlmsKeys
 from smgwd.cosem.obis import Obis
@@ -64,14 +65,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"smgwctl: {error}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        if args.file == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.file, encoding="ascii", errors="replace") as stream:
-                text = stream.read()
-    except OSError as error:
-        print(f"smgwctl: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+    text = read_hex_text(args.file)
+    if text is None:
         return EXIT_USAGE
 
     reader = PushReader(keys, layout=args.layout, transport="mbus" if args.mbus else "hdlc")

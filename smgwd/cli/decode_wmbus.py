@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from smgwd.cli.hex_input import read_hex_text
 from smgwd.cli.reading_output import JsonLines
 from smgwd.codec.wmbus import LinkCrc
 from smgwd.meters.wmbus.reader import TelegramReader, TelegramResult
@@ -130,14 +131,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"smgwctl: {error}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        if args.file == "-":
-            text = sys.stdin.read()
-        else:
-            with open(args.file, encoding="ascii", errors="replace") as stream:
-                text = stream.read()
-    except OSError as error:
-        print(f"smgwctl: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+    text = read_hex_text(args.file)
+    if text is None:
         return EXIT_USAGE
 
     reader = TelegramReader(lambda meter: per_meter.get(meter, default), link_crc=LinkCrc(args.link_crc))
