@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -23,6 +22,7 @@ from smgwd.meters.bus.master import bus_for
 from smgwd.meters.driver import LinkState
 from smgwd.sim.app import Simulator
 from smgwd.sim.config import parse_config as parse_sim_config
+from tests.waiting import until
 
 ADDRESSES = {"healthy": 0x12, "slow": 0x13, "dead": 0x14, "babbler": 0x15}
 SIM = ("""<simulator><time mode="accelerated" quarter-hour-seconds="2" resolution-ms="100"/>
@@ -37,12 +37,6 @@ SIM = ("""<simulator><time mode="accelerated" quarter-hour-seconds="2" resolutio
        + "</meters></simulator>")
 
 
-async def _until(check: Callable[[], object], timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def test_bus_of_four_meters_one_dead_one_slow_one_babbling(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -59,10 +53,10 @@ def test_bus_of_four_meters_one_dead_one_slow_one_babbling(tmp_path: Path, caplo
         await gateway.start()
         try:
             d = {m: gateway.meters[m].driver for m in ADDRESSES}
-            await _until(lambda: d["dead"].state is LinkState.DOWN and d["babbler"].stats.frames >= 4)
+            await until(lambda: d["dead"].state is LinkState.DOWN and d["babbler"].stats.frames >= 4)
             bus = bus_for(d["healthy"].link)  # type: ignore[attr-defined]
             before = d["healthy"].stats.frames
-            await _until(lambda: d["healthy"].stats.frames >= before + 5)  # never stalled by the dead one
+            await until(lambda: d["healthy"].stats.frames >= before + 5)  # never stalled by the dead one
             assert d["slow"].stats.frames >= 2 and d["slow"].state is LinkState.UP
             assert d["babbler"].state is LinkState.UP and bus.stations["babbler"].stats.reconnects >= 1
             assert "no answer from address 0x14" in d["dead"].reason
@@ -123,7 +117,7 @@ def test_gpio_direction_pin_brackets_every_frame_sent(tmp_path: Path) -> None:
         gateway = Gateway(config, notifier=Notifier.disabled())
         await gateway.start()
         try:
-            await _until(lambda: gateway.meters["m"].driver.stats.frames >= 3)
+            await until(lambda: gateway.meters["m"].driver.stats.frames >= 3)
         finally:
             await gateway.stop()
             frames = sim.buses[0].frames_in

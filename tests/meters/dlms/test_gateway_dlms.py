@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -22,17 +21,12 @@ from smgwd.gateway.store.reader import StoreReader
 from smgwd.meters.driver import LinkState
 from smgwd.sim.app import Simulator
 from smgwd.sim.config import parse_config as parse_sim_config
+from tests.waiting import until
 
 EK, AK = bytes(range(16)), bytes(range(16, 32))
 IMPORT = Obis(1, 0, 1, 8, 0, 255)
 
 
-async def _until(check: Callable[[], object], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 SIM_XML = f"""<simulator><time mode="accelerated" quarter-hour-seconds="2" resolution-ms="100"/>
@@ -74,7 +68,7 @@ def test_plain_segmented_and_encrypted_block_pushes_into_the_store(tmp_path: Pat
         await gateway.start()
         try:
             drivers = [gateway.meters[m].driver for m in ("plain", "secure")]
-            await _until(lambda: all(d.stats.frames >= 5 for d in drivers))
+            await until(lambda: all(d.stats.frames >= 5 for d in drivers))
             assert all(d.state is LinkState.UP for d in drivers)
             assert all(d.stats.errors <= 1 for d in drivers)  # at most the message the port was opened inside
         finally:
@@ -106,7 +100,7 @@ def test_a_wrong_key_is_named_once_and_the_meter_is_down(tmp_path: Path, caplog:
         await gateway.start()
         try:
             secure, plain = gateway.meters["secure"].driver, gateway.meters["plain"].driver
-            await _until(lambda: secure.stats.errors >= 5 and plain.stats.frames >= 5)
+            await until(lambda: secure.stats.errors >= 5 and plain.stats.frames >= 5)
             assert secure.state is LinkState.DOWN and "TagMismatchError" in secure.reason
             assert secure.stats.frames == 0
         finally:

@@ -33,16 +33,11 @@ from smgwd.sim.sml_push import PtySink
 from smgwd.sim.wmbus.dongles import Amb8465Emulator, DongleEmulator, Im871aEmulator
 from smgwd.sim.wmbus.models import ElectricityModel
 from smgwd.sim.wmbus.transmitter import RadioSettings, Transmitter
+from tests.waiting import until
 
 KEY = bytes(range(16))
 
 
-async def _until(check: Callable[[], object], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def _telegram(radio_mode: str = "t1") -> bytes:
@@ -173,7 +168,7 @@ def test_duplicates_and_corrupted_frames_never_reach_the_store(tmp_path: Path, d
         await gateway.start()
         try:
             drivers = {m: gateway.meters[m].driver for m in ("house", "tap")}
-            await _until(lambda: all(d.stats.frames >= 15 for d in drivers.values()))
+            await until(lambda: all(d.stats.frames >= 15 for d in drivers.values()))
             stats = radio.emulator.stats
             assert stats.duplicates > 0 and stats.corrupted > 0
             receiver = receiver_for(drivers["house"].link)  # type: ignore[attr-defined]
@@ -210,12 +205,12 @@ def test_a_hung_stick_is_reset_and_heard_again(tmp_path: Path) -> None:
         await gateway.start()
         try:
             house = gateway.meters["house"].driver
-            await _until(lambda: house.stats.frames >= 3)
-            await _until(lambda: emulator.hung)
+            await until(lambda: house.stats.frames >= 3)
+            await until(lambda: emulator.hung)
             before = house.stats.frames
-            await _until(lambda: emulator.stats.resets >= 1)
+            await until(lambda: emulator.stats.resets >= 1)
             assert emulator.stats.while_hung > 0
-            await _until(lambda: house.stats.frames > before + 3 and house.state is LinkState.UP)
+            await until(lambda: house.stats.frames > before + 3 and house.state is LinkState.UP)
         finally:
             await gateway.stop()
             await sim.stop()
@@ -240,7 +235,7 @@ def test_a_wrong_key_is_named_once_in_the_log_and_in_status(
         await gateway.start()
         try:
             house, tap = gateway.meters["house"].driver, gateway.meters["tap"].driver
-            await _until(lambda: house.stats.errors >= 5 and tap.stats.frames >= 5)
+            await until(lambda: house.stats.errors >= 5 and tap.stats.frames >= 5)
             assert house.state is LinkState.DOWN and "wrong key for meter 10000001" in house.reason
             assert tap.state is LinkState.UP
         finally:
@@ -284,15 +279,15 @@ def test_an_unplugged_stick_comes_back_by_itself(tmp_path: Path) -> None:
         second = Simulator(parse_sim_config(xml))
         try:
             house = gateway.meters["house"].driver
-            await _until(lambda: house.stats.frames >= 3)
+            await until(lambda: house.stats.frames >= 3)
             await first.stop()  # unplugged: the port is gone
             by_id.unlink()
-            await _until(lambda: house.state is LinkState.DOWN)
+            await until(lambda: house.state is LinkState.DOWN)
             assert "dongle down" in house.reason
             before = house.stats.frames
             await second.start()
             plug(second)  # plugged in again, on another tty
-            await _until(lambda: house.state is LinkState.UP and house.stats.frames >= before + 3)
+            await until(lambda: house.state is LinkState.UP and house.stats.frames >= before + 3)
             assert receiver_for(house.link).up  # type: ignore[attr-defined]
         finally:
             await gateway.stop()

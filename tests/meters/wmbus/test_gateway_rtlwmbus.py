@@ -17,6 +17,7 @@ from smgwd.gateway.core import Gateway
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.gateway.store.reader import StoreReader
 from smgwd.meters.driver import LinkState
+from tests.waiting import until
 
 LINES = [item["line"] for item in json.loads(
     (Path(__file__).resolve().parents[2] / "data" / "wmbus" / "dongles" / "rtlwmbus.json").read_text())["rtlwmbus"]]
@@ -32,12 +33,6 @@ def _config(tmp_path: Path, fifo: Path) -> str:
             f'[control]\nsocket = "{tmp_path / "control.sock"}"\n{meters}')
 
 
-async def _until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
 
 
 def test_rtl_wmbus_fifo_into_the_store(tmp_path: Path) -> None:
@@ -54,7 +49,7 @@ def test_rtl_wmbus_fifo_into_the_store(tmp_path: Path) -> None:
             text = "\n".join([LINES[0], LINES[0], LINES[1], LINES[3], LINES[4], "not an rtl_wmbus line"]) + "\n"
             os.write(writer, text.encode())
             drivers = {m: gateway.meters[m].driver for m in ("room1", "room2", "locked")}
-            await _until(lambda: drivers["room1"].stats.frames and drivers["room2"].stats.frames
+            await until(lambda: drivers["room1"].stats.frames and drivers["room2"].stats.frames
                          and drivers["locked"].state is LinkState.DOWN)
             assert drivers["room1"].stats.frames == 1  # the duplicate was dropped
             assert drivers["room1"].state is LinkState.UP
@@ -98,9 +93,9 @@ def test_rtl_wmbus_program_started_by_the_gateway(tmp_path: Path) -> None:
         await gateway.start()
         try:
             driver = gateway.meters["room1"].driver
-            await _until(lambda: driver.stats.frames >= 1)
+            await until(lambda: driver.stats.frames >= 1)
             assert driver.state is LinkState.UP
-            await _until(lambda: pid_file.exists() and len(pid_file.read_text().split()) == 2)
+            await until(lambda: pid_file.exists() and len(pid_file.read_text().split()) == 2)
             return [int(p) for p in pid_file.read_text().split()]
         finally:
             await gateway.stop()
@@ -129,7 +124,7 @@ def test_rtl_wmbus_program_that_cannot_run_is_named(tmp_path: Path) -> None:
         await gateway.start()
         try:
             driver = gateway.meters["room1"].driver
-            await _until(lambda: "is not an executable file" in driver.reason)
+            await until(lambda: "is not an executable file" in driver.reason)
             assert driver.state is not LinkState.UP
         finally:
             await gateway.stop()
