@@ -31,7 +31,6 @@ SERVER = HdlcAddress(1, 17)  # management logical device, physical address 17
 UI_FINAL, UI = 0x13, 0x03
 PUSH_SETUP = Obis(0, 0, 25, 9, 0, 255)
 POWER_IMPORT, POWER_EXPORT = Obis(1, 0, 1, 7, 0, 255), Obis(1, 0, 2, 7, 0, 255)
-LAYOUTS = ("registers", "idis")
 
 
 @dataclass(frozen=True, slots=True)

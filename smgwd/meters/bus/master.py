@@ -291,7 +291,8 @@ class Bus:
                     deadline = loop.time() + self.frame_timeout
                 if done(step):
                     return
-                deadline = max(deadline, loop.time() + self.frame_timeout) if step.send or step.busy else deadline
+                if step.busy:  # RNR: the meter is alive; give it another frame time before polling again
+                    deadline = loop.time() + self.frame_timeout
 
 
 class _PollFailed(Exception):

@@ -30,9 +30,8 @@ from typing import NamedTuple, cast
 from smgwd.codec.dlms import CosemDateTime, Data, DataType, decode_date_time
 from smgwd.cosem.obis import Obis
 
-__all__ = ["CLOCK", "ListLayout", "Field", "PushValue", "PushValues", "list_identifier", "push_values"]
+__all__ = ["ListLayout", "Field", "PushValue", "PushValues", "list_identifier", "push_values"]
 
-CLOCK = Obis(0, 0, 1, 0, 0, 255)
 
 
 class Field(NamedTuple):
