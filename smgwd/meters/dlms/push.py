@@ -33,7 +33,6 @@ from smgwd.cosem.obis import Obis
 __all__ = ["ListLayout", "Field", "PushValue", "PushValues", "list_identifier", "push_values"]
 
 
-
 class Field(NamedTuple):
     """One position of a list layout: its OBIS code (None: no public source says what it is) and,
     where the push omits them, scaler and unit."""
