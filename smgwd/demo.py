@@ -346,7 +346,8 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
         while not stop.is_set():
             view.draw()
             try:
-                await asyncio.wait_for(stop.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await stop.wait()
             except asyncio.TimeoutError:
                 pass
         await runner

@@ -59,11 +59,13 @@ class ControlServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await asyncio.wait_for(reader.readline(), READ_TIMEOUT)
+            async with asyncio.timeout(READ_TIMEOUT):
+                line = await reader.readline()
             command = line.decode("ascii", "replace").strip()
             reply = self.status() if command == "status" else {"error": f"unknown command {command[:40]!r}"}
             writer.write(json.dumps(reply, default=str).encode() + b"\n")
-            await asyncio.wait_for(writer.drain(), READ_TIMEOUT)
+            async with asyncio.timeout(READ_TIMEOUT):
+                await writer.drain()
         except (asyncio.TimeoutError, asyncio.LimitOverrunError, ValueError, ConnectionError):
             pass  # a client that dawdles or sends garbage is dropped
         finally:

@@ -280,7 +280,8 @@ class Gateway:
         last_status = last_prune = loop.time()
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), tick_every)
+                async with asyncio.timeout(tick_every):
+                    await stop.wait()
             except asyncio.TimeoutError:
                 pass
             now = loop.time()

@@ -50,7 +50,8 @@ class ProcessStream:
 
     async def _reap(self) -> None:
         try:
-            await asyncio.wait_for(self.process.wait(), KILL_AFTER)
+            async with asyncio.timeout(KILL_AFTER):
+                await self.process.wait()
         except asyncio.TimeoutError:
             _signal_group(self.process.pid, signal.SIGKILL)
             await self.process.wait()

@@ -69,7 +69,8 @@ async def open_tcp(link: LinkSpec, timeout: float) -> TcpStream:
     """Connect a :class:`TcpLink`; raises :class:`LinkUnavailable` with the reason."""
     assert isinstance(link, TcpLink)
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(link.host, link.port), timeout)
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(link.host, link.port)
     except (OSError, asyncio.TimeoutError) as error:
         raise LinkUnavailable(f"{link}: {error or 'connection timed out'}") from None
     return TcpStream(reader, writer, str(link))

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import pytest
 
@@ -24,6 +24,7 @@ from smgwd.gateway.core import Gateway
 from smgwd.gateway.sdnotify import Notifier
 from smgwd.gateway.store import sql as sql_module
 from tests.gateway.test_store_support import readings
+from tests.waiting import until
 
 WATCHDOG_USEC = 400_000  # pings every 0.2 s, stall noticed after 0.2 s
 
@@ -89,13 +90,6 @@ def run_gateway(tmp_path: Path, body: Callable[[Gateway], Awaitable[None]]) -> N
             await gateway.stop()
 
     asyncio.run(main())
-
-
-async def until(condition: Callable[[], Any], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def test_no_ping_while_the_loop_is_stalled_then_pings_resume(

@@ -20,6 +20,7 @@ from smgwd.sim.app import Simulator
 from smgwd.sim.clock import SteppedClock
 from smgwd.sim.config import SerialListener, SimConfig, TcpListener, TimeSettings
 from smgwd.sim.meter import MeterSpec
+from tests.waiting import until
 
 START = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
@@ -60,15 +61,6 @@ def simulator(push_interval: float = 0.05) -> Simulator:
         meters,
     )
     return Simulator(config, clock=SteppedClock(START), port_override=0)
-
-
-async def until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def test_push_driver_reads_a_pty_meter() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Coroutine, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,6 +31,7 @@ from smgwd.meters.sml.session import (
 )
 from smgwd.sim.model import ProfileRow, SmlMeterModel
 from smgwd.sim.sml_server import SmlResponder, SmlServer
+from tests.waiting import until
 
 T = TypeVar("T")
 
@@ -77,13 +78,6 @@ _: SmlMeterModel = FixedMeter()  # the double satisfies the Protocol (checked by
 def run(coro: Coroutine[Any, Any, T], limit: float = 20.0) -> T:
     """Run a test coroutine on a fresh loop, never longer than ``limit`` seconds."""
     return asyncio.run(asyncio.wait_for(coro, limit))
-
-
-async def until(condition: Callable[[], bool], limit: float = 2.0) -> None:
-    """Wait (polling the loop) until ``condition`` holds; fail after ``limit`` seconds."""
-    async with asyncio.timeout(limit):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 def request(*bodies: t.MessageBody, **open_fields: Any) -> SmlFile:

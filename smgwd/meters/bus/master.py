@@ -160,7 +160,8 @@ class Bus:
             if wait > 0:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
                 except asyncio.TimeoutError:
                     pass
                 continue
@@ -271,7 +272,8 @@ class Bus:
                 deadline = loop.time() + self.frame_timeout
                 continue
             try:
-                data = await asyncio.wait_for(stream.read(), remaining)
+                async with asyncio.timeout(remaining):
+                    data = await stream.read()
             except asyncio.TimeoutError:
                 continue
             if not data:

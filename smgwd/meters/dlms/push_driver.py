@@ -69,7 +69,8 @@ class DlmsPushDriver(MeterDriver):
             while True:
                 remaining = self.silence - (loop.time() - last_good)
                 try:
-                    data = await asyncio.wait_for(stream.read(), max(remaining, 0.0))
+                    async with asyncio.timeout(max(remaining, 0.0)):
+                        data = await stream.read()
                 except asyncio.TimeoutError:
                     raise SessionEnded(f"no DLMS message for {self.silence:g} s") from None
                 if not data:

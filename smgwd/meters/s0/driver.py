@@ -89,6 +89,7 @@ class S0Driver(MeterDriver):
                 await asyncio.sleep(self.interval)
         finally:
             backend.release(self.link.pin)
+            self.deliver(self.readings())  # the count at the stop: what a restart resumes from
 
 
 def resume_count(last: list[Reading], unit: str, pulses_per_unit: float) -> int:

@@ -90,7 +90,8 @@ class DongleHost:
                 raise DongleError(f"{self.name} on {self.link.path}: no answer to {what} within "
                                   f"{self.answer_timeout:g} s (is it a {self.name}, at {baud} baud?)")
             try:
-                data = await asyncio.wait_for(stream.read(), remaining)
+                async with asyncio.timeout(remaining):
+                    data = await stream.read()
             except asyncio.TimeoutError:
                 continue
             if not data:

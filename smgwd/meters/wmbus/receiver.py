@@ -85,12 +85,21 @@ class Receiver:
             self._task = asyncio.create_task(self.run(), name=f"wmbus-{self.link.path}")
         return sub.queue
 
+    async def _previous_closed(self) -> None:
+        """Wait until the last session loop of this link (stopped when its meters left) has closed the port."""
+        previous = _CLOSING.get(self.link)
+        if previous is not None and previous is not asyncio.current_task():
+            await asyncio.wait({previous})
+            if _CLOSING.get(self.link) is previous:
+                del _CLOSING[self.link]
+
     def unsubscribe(self, wmbus_id: str, queue: asyncio.Queue[TelegramResult | None]) -> None:
         sub = self.subscribers.get(wmbus_id)
         if sub is not None and sub.queue is queue:
             del self.subscribers[wmbus_id]
         if not self.subscribers and self._task is not None:
             self._task.cancel()
+            _CLOSING[self.link] = self._task  # the next receiver of this port opens it once this one closed it
             self._task = None
             _RECEIVERS.pop(self.link, None)
 
@@ -101,6 +110,7 @@ class Receiver:
     async def run(self) -> None:
         """Sessions with the dongle until cancelled; back-off between them."""
         loop = asyncio.get_running_loop()
+        await self._previous_closed()
         while True:
             started = loop.time()
             try:
@@ -139,7 +149,8 @@ class Receiver:
             reset_done = False
             while True:
                 try:
-                    data = await asyncio.wait_for(stream.read(), max(self.silence - (loop.time() - last), 0.0))
+                    async with asyncio.timeout(max(self.silence - (loop.time() - last), 0.0)):
+                        data = await stream.read()
                 except asyncio.TimeoutError:
                     if reset_done:
                         raise SessionEnded(f"silent for {2 * self.silence:g} s, also after a reset") from None
@@ -190,6 +201,7 @@ def _offer(queue: asyncio.Queue[TelegramResult | None], item: TelegramResult | N
 
 
 _RECEIVERS: dict[WmbusReceiverLink, Receiver] = {}
+_CLOSING: dict[WmbusReceiverLink, asyncio.Task[None]] = {}
 
 
 def receiver_for(link: WmbusReceiverLink) -> Receiver:
@@ -234,7 +246,8 @@ class WmbusDriver(MeterDriver):
         try:
             while True:
                 try:
-                    result = await asyncio.wait_for(queue.get(), max(self.silence - (loop.time() - last_good), 0.0))
+                    async with asyncio.timeout(max(self.silence - (loop.time() - last_good), 0.0)):
+                        result = await queue.get()
                 except asyncio.TimeoutError:
                     heard = f" (its telegrams are rejected: {problem})" if problem else ""
                     raise SessionEnded(f"no readable telegram from meter {self.wmbus_id} "

@@ -60,8 +60,10 @@ def _config(tmp_path: Path, pin: int, extra: str = "") -> str:
 
 
 def _run(tmp_path: Path, pin: int, pulses: int) -> None:
+    """``pulses`` bouncing pulses 25 ms apart (debounce 20 ms: a busy machine may delay an edge by a few ms)."""
     async def life() -> None:
-        gateway = Gateway(parse_config(_config(tmp_path, pin)), notifier=Notifier.disabled())
+        config = _config(tmp_path, pin).replace("debounce=5", "debounce=20")
+        gateway = Gateway(parse_config(config), notifier=Notifier.disabled())
         await gateway.start()
         try:
             driver = gateway.meters["heatpump"].driver
@@ -73,7 +75,7 @@ def _run(tmp_path: Path, pin: int, pulses: int) -> None:
             def train() -> None:  # the GPIO library calls back from its own thread
                 for _ in range(pulses):
                     fake.pulse(pin, bounces=2)
-                    threading.Event().wait(0.006)
+                    threading.Event().wait(0.025)
 
             await asyncio.to_thread(train)
             loop = asyncio.get_running_loop()
@@ -82,9 +84,8 @@ def _run(tmp_path: Path, pin: int, pulses: int) -> None:
                 assert loop.time() < deadline
                 await asyncio.sleep(0.01)
             assert driver.state is LinkState.UP
-            await asyncio.sleep(0.25)  # one more delivery of the final count
         finally:
-            await gateway.stop()
+            await gateway.stop()  # the driver records the count it stops with
 
     asyncio.run(life())
 

@@ -38,8 +38,6 @@ from tests.waiting import until
 KEY = bytes(range(16))
 
 
-
-
 def _telegram(radio_mode: str = "t1") -> bytes:
     meter = SimMeter(MeterSpec("m", 12345678, annual_kwh=3500), SteppedClock(1_750_000_000.0))
     return Transmitter(ElectricityModel(meter), RadioSettings("m", 5, KEY, radio_mode=radio_mode), "SIM", 12345678).telegram()
