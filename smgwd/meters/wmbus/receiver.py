@@ -87,11 +87,9 @@ class Receiver:
 
     async def _previous_closed(self) -> None:
         """Wait until the last session loop of this link (stopped when its meters left) has closed the port."""
-        previous = _CLOSING.get(self.link)
-        if previous is not None and previous is not asyncio.current_task():
+        previous = _CLOSING.pop(self.link, None)
+        if previous is not None:
             await asyncio.wait({previous})
-            if _CLOSING.get(self.link) is previous:
-                del _CLOSING[self.link]
 
     def unsubscribe(self, wmbus_id: str, queue: asyncio.Queue[TelegramResult | None]) -> None:
         sub = self.subscribers.get(wmbus_id)
