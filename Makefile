@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: all venv host-deps test demo bench fuzz lint clean deb deb-lint deb-check deb-boot-test
+.PHONY: all venv host-deps test test-debian demo bench fuzz lint clean deb deb-lint deb-check deb-boot-test
 
 all: test
 
@@ -25,6 +25,16 @@ host-deps:
 ## test: the whole test suite
 test: $(STAMP) host-deps
 	$(PY) -m pytest -q
+
+## test-debian: the whole test suite again on Debian 12's /usr/bin/python3 with Debian's python3-*
+## packages (the versions smgwd runs with on a Pi); builds .venv-debian (deploy/debian-venv.sh)
+DEBIAN_VENV := .venv-debian
+$(DEBIAN_VENV)/.installed: pyproject.toml deploy/debian-venv.sh
+	VENV=$(DEBIAN_VENV) sh deploy/debian-venv.sh
+	touch $@
+
+test-debian: $(DEBIAN_VENV)/.installed host-deps
+	$(DEBIAN_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 ## demo: simulator + gateway on loopback for 20 s (live view), then decode real captures
 demo: $(STAMP)
@@ -69,4 +79,4 @@ deb-boot-test: deb
 	bash deploy/deb-boot-test dist
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(DEBIAN_VENV) build dist *.egg-info .pytest_cache .hypothesis

@@ -3,15 +3,19 @@
 How this works: a fixed table of sections and keys with their types and
 defaults; unknown sections or keys are errors, and every error is one line
 naming the file and the key path. Relative paths count from the file's
-directory, so a lab directory made by ``smgwctl pki init`` can be moved.
+directory, so a lab directory made by ``smgwctl pki init`` can be moved. The
+file is read within the limits of :mod:`smgwd.gateway.config_limits`, like the
+gateway's (a regular file of at most 1 MiB, UTF-8, nesting and dotted keys
+bounded), and the numbers of ``[server]`` within their ranges.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from smgwd.gateway.config_limits import LimitError, load_toml
 
 __all__ = ["EmpConfig", "EmpConfigError", "load_emp_config"]
 
@@ -22,6 +26,13 @@ _SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "tls": {"cert": (Path, None), "key": (Path, None), "client_ca": (Path, None)},
     "cms": {"cert": (Path, None), "key": (Path, None), "trust": (Path, None), "untrusted": (Path, "")},
     "store": {"path": (Path, "emp.db")},
+}
+
+
+#: [server] numbers and their ranges (a deadline in seconds, a body in bytes)
+_RANGES: dict[str, tuple[float, float]] = {
+    "max_body": (1, 1024 * 1024 * 1024), "request_deadline": (0.1, 3600.0), "max_connections": (1, 10_000),
+    "max_per_peer": (1, 10_000),
 }
 
 
@@ -51,10 +62,8 @@ def load_emp_config(path: str | Path) -> EmpConfig:
     """Read and check an EMP configuration file."""
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text())
-    except OSError as error:
-        raise EmpConfigError(f"{path}: cannot read: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
+        document = load_toml(path)
+    except LimitError as error:
         raise EmpConfigError(f"{path}: {error}") from None
     values: dict[str, Any] = {}
     for section in document:
@@ -82,9 +91,9 @@ def load_emp_config(path: str | Path) -> EmpConfig:
             values[f"{section}.{key}"] = value
     if not 0 <= values["server.port"] < 65536:
         raise EmpConfigError(f"{path}: server.port: {values['server.port']} is not 0..65535")
-    for key in ("request_deadline", "max_connections", "max_per_peer"):
-        if not values[f"server.{key}"] > 0:
-            raise EmpConfigError(f"{path}: server.{key}: {values[f'server.{key}']} is not > 0")
+    for key, (low, high) in _RANGES.items():
+        if not low <= values[f"server.{key}"] <= high:
+            raise EmpConfigError(f"{path}: server.{key}: {values[f'server.{key}']} is not {low}..{high}")
     return EmpConfig(
         values["server.host"], values["server.port"], values["server.max_body"], values["tls.cert"],
         values["tls.key"], values["tls.client_ca"], values["cms.cert"], values["cms.key"], values["cms.trust"],

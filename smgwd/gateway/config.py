@@ -35,7 +35,6 @@ import math
 import os
 import re
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
@@ -43,7 +42,7 @@ from urllib.parse import urlsplit
 
 from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
-from smgwd.gateway.config_limits import MAX_BYTES, LimitError, check_shape, read_limited
+from smgwd.gateway.config_limits import LimitError, load_toml, parse_toml
 from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.dongle import WmbusReceiverLink
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
@@ -221,17 +220,10 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     """Read and check the TOML file at ``path``; raises :class:`ConfigError`."""
     source = os.fspath(path)
     try:
-        data = read_limited(path)
-    except OSError as error:
-        raise ConfigError(source, "", f"cannot read the file: {error.strerror or error}") from None
+        document = load_toml(path)
     except LimitError as error:
         raise ConfigError(source, error.where, error.problem) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise ConfigError(source, f"line {line}", "not UTF-8 text (expected a UTF-8 TOML file)") from None
-    return parse_config(text, source, base_dir=Path(path).resolve().parent)
+    return _checked(document, source, Path(path).resolve().parent)
 
 
 def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None = None) -> GatewayConfig:
@@ -239,25 +231,16 @@ def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None =
 
     ``base_dir`` defaults to the current directory. Raises :class:`ConfigError`.
     """
-    if len(text) > MAX_BYTES:
-        raise ConfigError(source, "", f"is more than {MAX_BYTES} characters (expected a configuration file)")
     try:
-        check_shape(text)
-        document = tomllib.loads(text)
+        document = parse_toml(text)
     except LimitError as error:
         raise ConfigError(source, error.where, error.problem) from None
-    except RecursionError:  # check_shape bounds nesting; this is the parser's own guard, kept as one line
-        raise ConfigError(source, "", "values nested too deeply (expected a flatter file)") from None
-    except tomllib.TOMLDecodeError as error:
-        message = str(error)
-        at = re.search(r"\s*\(at (line \d+, column \d+|end of document)\)$", message)
-        where = at.group(1) if at else "syntax"
-        if where == "end of document":
-            where = f"line {text.count(chr(10)) + 1} (end of document)"
-        problem = message[: at.start()] if at else message
-        raise ConfigError(source, where, f"{problem[:1].lower()}{problem[1:]} (expected valid TOML)") from None
+    return _checked(document, source, base_dir if base_dir is not None else Path.cwd())
+
+
+def _checked(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConfig:
     try:
-        return _build(document, source, base_dir if base_dir is not None else Path.cwd())
+        return _build(document, source, base_dir)
     except _Problem as problem:
         raise ConfigError(source, problem.key, problem.problem) from None
 

@@ -11,9 +11,12 @@ tables nest (``tomllib`` recurses once per level and raises RecursionError
 near 1000) and how many parts a dotted key has (``tomllib`` is quadratic in
 them: 40,000 parts took 27 s). The pass stops at the first excess, so it costs
 at most one look at each character. Should the pass ever misjudge a file, the
-parser's own RecursionError is still turned into one line by the caller.
+parser's own RecursionError is still turned into one line.
 
-Each refusal is a :class:`LimitError`: where (``line N`` or empty) and what.
+:func:`load_toml` and :func:`parse_toml` put it together for every
+configuration file of the project (the gateway's, the lab EMP's): limits,
+UTF-8, shape, then ``tomllib``. Each refusal, a syntax error included, is a
+:class:`LimitError`: where (``line N``, ``line N, column M`` or empty) and what.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from __future__ import annotations
 import os
 import re
 import stat
+import tomllib
+from typing import Any
 
-__all__ = ["LimitError", "MAX_BYTES", "MAX_DEPTH", "MAX_KEY_PARTS", "check_shape", "read_limited"]
+__all__ = ["LimitError", "MAX_BYTES", "MAX_DEPTH", "MAX_KEY_PARTS", "check_shape", "load_toml", "parse_toml",
+           "read_limited"]
 
 #: Largest configuration file read (a gateway with 200 meters needs about 40 KiB).
 MAX_BYTES = 1024 * 1024
@@ -127,3 +133,36 @@ def check_shape(text: str, *, max_depth: int = MAX_DEPTH, max_key_parts: int = M
             in_key = False
         elif char == ",":
             in_key, parts = bool(stack) and stack[-1] == "{", 1
+
+
+def load_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The TOML document in the file ``path``, read within the limits; LimitError (one line) if not."""
+    try:
+        data = read_limited(path)
+    except OSError as error:
+        raise LimitError("", f"cannot read the file: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise LimitError(f"line {line}", "not UTF-8 text (expected a UTF-8 TOML file)") from None
+    return parse_toml(text)
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """The TOML document ``text``, checked for size and shape first; LimitError (one line) if not."""
+    if len(text) > MAX_BYTES:
+        raise LimitError("", f"is more than {MAX_BYTES} characters (expected a configuration file)")
+    check_shape(text)
+    try:
+        return tomllib.loads(text)
+    except RecursionError:  # check_shape bounds nesting; this is the parser's own guard, kept as one line
+        raise LimitError("", "values nested too deeply (expected a flatter file)") from None
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        at = re.search(r"\s*\(at (line \d+, column \d+|end of document)\)$", message)
+        where = at.group(1) if at else "syntax"
+        if where == "end of document":
+            where = f"line {text.count(chr(10)) + 1} (end of document)"
+        problem = message[: at.start()] if at else message
+        raise LimitError(where, f"{problem[:1].lower()}{problem[1:]} (expected valid TOML)") from None

@@ -320,6 +320,8 @@ class Gateway:
                 parts.append("event loop stalled")
             if loop.stalls:
                 parts.append(f"event loop stalls {loop.stalls} (longest {loop.longest_stall:.1f} s)")
+        for listener in self.listeners:
+            parts.extend(listener.trouble())
         return "".join(f"; {part}" for part in parts)
 
     def live_status(self) -> dict[str, object]:

@@ -5,7 +5,8 @@ of :class:`Listener` objects: the WAN delivery now, tariff use cases, the HAN
 view and feeds later. The core calls them at the points of its life (start,
 each batch of readings, meter errors, reload, stop) and knows nothing else of
 them, so the core never imports an application. Every method does nothing by
-default; a listener overrides what it needs. ``on_readings`` and ``on_error``
+default; a listener overrides what it needs, and what it says of its
+trouble joins the gateway's status line. ``on_readings`` and ``on_error``
 run on the event loop inside ingest: they must be quick and must not raise
 (a listener that needs time hands the work to its own task).
 """
@@ -33,6 +34,10 @@ class Listener:
 
     def on_error(self, meter_id: str, kind: str, message: str) -> None:
         """A meter's decode or link error (already counted and logged)."""
+
+    def trouble(self) -> list[str]:
+        """What is wrong in this listener's part, as short phrases for the status line (none by default)."""
+        return []
 
     async def reload(self, config: GatewayConfig) -> None:
         """A new, validated configuration is in force (``gateway.config`` is already ``config``)."""

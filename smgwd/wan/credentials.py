@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from smgwd.gateway.config import EmpConfig
+from smgwd.wan.chain import validity
 from smgwd.wan.delivery import DeliveryError, read_cert, read_certs, read_key
 from smgwd.wan.tls import client_context
 
-__all__ = ["EXPIRY_WARNING", "CredentialError", "check_credentials"]
+__all__ = ["EXPIRY_WARNING", "CredentialError", "check_credentials", "check_emp"]
 
 #: Warn when a certificate expires within this time.
 EXPIRY_WARNING = timedelta(days=30)
@@ -77,7 +78,7 @@ def _pair(at: str, kind: str, key_path: Path, cert_path: Path) -> x509.Certifica
 
 def _validity(key: str, path: Path, cert: x509.Certificate, now: datetime, warn_within: timedelta,
               warnings: list[str]) -> None:
-    until, since = cert.not_valid_after_utc, cert.not_valid_before_utc
+    since, until = validity(cert)
     if until < now:
         raise CredentialError(key, f"{path}: the certificate expired on {until:%Y-%m-%d %H:%M} UTC "
                                    f"(expected a valid one: issue a new one)")
@@ -95,24 +96,30 @@ def check_credentials(emps: Sequence[EmpConfig], *, now: datetime | None = None,
 
     Raises :class:`CredentialError` for the first problem (key path such as ``emps[1].tls_key``).
     """
-    now = now or datetime.now(timezone.utc)
     warnings: list[str] = []
     for index, emp in enumerate(emps):
-        if not emp.enabled:
-            continue
-        at = f"emps[{index}]"
-        certs: list[tuple[str, Path, x509.Certificate]] = [
-            (f"{at}.tls_cert", emp.tls_cert, _pair(at, "tls", emp.tls_key, emp.tls_cert)),
-            (f"{at}.sig_cert", emp.sig_cert, _pair(at, "sig", emp.sig_key, emp.sig_cert)),
-            (f"{at}.recipient", emp.recipient, _cert(f"{at}.recipient", emp.recipient)),
-        ]
-        for name, path in (("server_ca", emp.server_ca), ("chain", emp.chain)):
-            if path is not None:
-                certs.extend((f"{at}.{name}", path, cert) for cert in _certs(f"{at}.{name}", path))
-        for key, path, cert in certs:
-            _validity(key, path, cert, now, warn_within, warnings)
-        try:
-            client_context(emp.tls_cert, emp.tls_key, emp.server_ca)
-        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-            raise CredentialError(f"{at}.tls_cert", f"TLS certificate, key or CA not usable: {error}") from None
+        if emp.enabled:
+            warnings.extend(check_emp(emp, f"emps[{index}]", now=now, warn_within=warn_within))
+    return warnings
+
+
+def check_emp(emp: EmpConfig, at: str, *, now: datetime | None = None,
+              warn_within: timedelta = EXPIRY_WARNING) -> list[str]:
+    """Check one EMP's keys and certificates (``at``: its key path); warnings, or CredentialError."""
+    now = now or datetime.now(timezone.utc)
+    warnings: list[str] = []
+    certs: list[tuple[str, Path, x509.Certificate]] = [
+        (f"{at}.tls_cert", emp.tls_cert, _pair(at, "tls", emp.tls_key, emp.tls_cert)),
+        (f"{at}.sig_cert", emp.sig_cert, _pair(at, "sig", emp.sig_key, emp.sig_cert)),
+        (f"{at}.recipient", emp.recipient, _cert(f"{at}.recipient", emp.recipient)),
+    ]
+    for name, path in (("server_ca", emp.server_ca), ("chain", emp.chain)):
+        if path is not None:
+            certs.extend((f"{at}.{name}", path, cert) for cert in _certs(f"{at}.{name}", path))
+    for key, path, cert in certs:
+        _validity(key, path, cert, now, warn_within, warnings)
+    try:
+        client_context(emp.tls_cert, emp.tls_key, emp.server_ca)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise CredentialError(f"{at}.tls_cert", f"TLS certificate, key or CA not usable: {error}") from None
     return warnings

@@ -1,9 +1,15 @@
 """The WAN delivery as a listener of the gateway: one :class:`~smgwd.wan.delivery.EmpDelivery` task per EMP.
 
 How this works: on start, every enabled ``[[emps]]`` entry gets an
-``EmpDelivery`` (outbox builder and sender) running as an asyncio task; one
-that cannot start (an unreadable key, a missing certificate) is logged and
-skipped, and the others run. On reload only the EMPs whose configuration (or
+``EmpDelivery`` (outbox builder and sender) running as an asyncio task. Its
+keys and certificates are checked first, as ``smgwctl config check`` checks
+them (:func:`~smgwd.wan.credentials.check_emp`: readable, each key belonging
+to its certificate, none expired). An EMP that cannot start is logged and
+skipped, and the others run: the meters go on being read and stored, and the
+readings wait in the store until the EMP's delivery starts. The reason stays
+in the gateway's status line (``STATUS=``, ``smgwctl status``) until a reload
+starts that EMP; a certificate that expires within 30 days is a warning in
+the log. On reload only the EMPs whose configuration (or
 the gateway's identity) changed are restarted. :mod:`smgwd.wan.delivery` and
 its cryptography are imported when the first EMP starts, so a gateway without
 EMPs never loads them.
@@ -47,6 +53,7 @@ class Deliveries(Listener):
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = options or {}
         self.emps: dict[str, Delivering] = {}
+        self.unavailable: dict[str, str] = {}  # EMP id -> why its delivery did not start
         self._gateway: Gateway | None = None
         self._identity: GatewayIdentity | None = None
 
@@ -57,19 +64,28 @@ class Deliveries(Listener):
             if emp.enabled:
                 self._start_emp(emp)
 
+    def trouble(self) -> list[str]:
+        return [f"emp {emp_id}: delivery not started" for emp_id in sorted(self.unavailable)]
+
     def _start_emp(self, emp: EmpConfig) -> None:
+        from smgwd.wan.credentials import CredentialError, check_emp
         from smgwd.wan.delivery import DeliveryError, EmpDelivery
 
         assert self._gateway is not None
         gateway = self._gateway
+        at = f"emps[{gateway.config.emps.index(emp)}]"
         try:
+            for warning in check_emp(emp, at):
+                log.warning("emp %s: %s", emp.id, warning, extra=fields(emp=emp.id, event="credential_warning"))
             delivery = EmpDelivery(emp, gateway.config.gateway.id, gateway.store, **self.options)
-        except DeliveryError as error:
+        except (CredentialError, DeliveryError) as error:
+            self.unavailable[emp.id] = str(error)
             log.error("emp %s: delivery not started: %s", emp.id, error,
                       extra=fields(emp=emp.id, event="delivery_unavailable"))
             gateway.store.log("system", "delivery_unavailable", f"emp {emp.id}: delivery not started: {error}",
                               data={"emp": emp.id})
             return
+        self.unavailable.pop(emp.id, None)
         task = asyncio.create_task(delivery.run(), name=f"emp-{emp.id}")
         self.emps[emp.id] = Delivering(emp, delivery, task)
 
@@ -86,6 +102,7 @@ class Deliveries(Listener):
             if emp_id not in wanted or wanted[emp_id] != self.emps[emp_id].config or identity_changed:
                 await self._stop_emp(emp_id)
         self._identity = config.gateway
+        self.unavailable = {emp_id: why for emp_id, why in self.unavailable.items() if emp_id in wanted}
         for emp_id, emp in wanted.items():
             if emp_id not in self.emps:
                 self._start_emp(emp)

@@ -229,8 +229,9 @@ class EmpDelivery:
         readings = self._readings(self._watermark, self.clock() - SETTLE)
         if not readings:
             return []
-        docs, poison = renderable(readings, self.emp.shape)
-        messages = [(self._prefix + uuid.uuid4().hex, self._sealer.seal(document)) for document in docs]
+        poison: list[SetAside] = []
+        messages = [(self._prefix + uuid.uuid4().hex, self._sealer.seal(document))
+                    for document in renderable(readings, self.emp.shape, poison)]
         until = max(r.gateway_time for r in readings if r.gateway_time is not None)
         total = self.set_aside + len(poison)
         self.store.enqueue(self.emp.id, messages, watermark_key(self.emp.id), until.isoformat(),

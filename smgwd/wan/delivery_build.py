@@ -1,40 +1,45 @@
 """What one delivery message holds: readings -> COSEM/XML documents in an EMP's shape.
 
-How this works: ``josef`` documents are jOSEF logical devices, which hold one
-value per meter and OBIS code; readings are cut, in gateway-time order, into
-runs where no (meter, OBIS) repeats, one document per run, so every reading
-is delivered. ``k461`` makes one load profile per meter (numeric readings
-only: a profile has no place for octet strings or booleans).
+How this works: readings are cut into groups, one document each. ``josef``
+documents are jOSEF logical devices, which hold one value per meter and OBIS
+code; readings are cut, in gateway-time order, into runs where no (meter,
+OBIS) repeats, so every reading is delivered. ``k461`` makes one load profile
+per meter (numeric readings only: a profile has no place for octet strings or
+booleans).
 
-:func:`renderable` keeps one poison reading (one the COSEM mapping or the XML
-encoder raises on: a meter time past year 9999, a unit code beyond a byte) from
-taking a whole build down: when the documents of all readings cannot be made,
-it tries each reading alone and sets aside those that fail, with the reason.
-The cost (one trial encoding per reading) is paid only by a build that failed.
+:func:`renderable` yields the documents one at a time, so a build holds one
+document in flight (its caller seals it and lets it go) instead of all of them.
+It keeps one poison reading (one the COSEM mapping or the XML encoder raises
+on: a meter time past year 9999, a unit code beyond a byte) from taking a
+build down: when a group's document cannot be made, it tries each reading of
+that group alone, sets aside those that fail, with the reason, and yields the
+document of the rest. The cost (one trial encoding per reading) is paid only by
+a group that failed.
 """
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 from smgwd.cosem import xml_josef, xml_k461
 from smgwd.meters.cosem_map import load_profile, logical_devices
 from smgwd.reading import Reading
 
-__all__ = ["SetAside", "documents", "renderable"]
+__all__ = ["SetAside", "Shape", "groups", "renderable"]
 
 #: A reading that cannot be rendered, and why (one line).
 SetAside = tuple[Reading, str]
+Shape = Literal["josef", "k461"]
 
 
-def documents(readings: Sequence[Reading], shape: Literal["josef", "k461"]) -> list[bytes]:
-    """The COSEM/XML documents (one message each) for ``readings``, oldest first."""
+def groups(readings: Sequence[Reading], shape: Shape) -> list[list[Reading]]:
+    """The readings of each document, oldest first (see the module comment)."""
     if shape == "k461":
         by_meter: dict[str, list[Reading]] = {}
         for reading in readings:
             if not isinstance(reading.raw, (bool, bytes)):
                 by_meter.setdefault(reading.meter_id, []).append(reading)
-        return [xml_k461.encode(load_profile(rows), meter) for meter, rows in by_meter.items()]
+        return list(by_meter.values())
     runs: list[list[Reading]] = []
     seen: set[tuple[str, str]] = set()
     for reading in readings:
@@ -44,26 +49,34 @@ def documents(readings: Sequence[Reading], shape: Literal["josef", "k461"]) -> l
             seen.clear()
         seen.add(key)
         runs[-1].append(reading)
-    return [xml_josef.encode(logical_devices(run)) for run in runs]
+    return runs
+
+
+def _document(group: Sequence[Reading], shape: Shape) -> bytes:
+    if shape == "k461":
+        return xml_k461.encode(load_profile(group), group[0].meter_id)
+    return xml_josef.encode(logical_devices(group))
 
 
 def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:200]
 
 
-def renderable(readings: Sequence[Reading], shape: Literal["josef", "k461"]) -> tuple[list[bytes], list[SetAside]]:
-    """The documents of the readings that can be rendered, and the readings set aside with the reason."""
-    try:
-        return documents(readings, shape), []
-    except Exception:  # noqa: BLE001 - find the reading(s) at fault below
-        pass
-    good: list[Reading] = []
-    poison: list[SetAside] = []
-    for reading in readings:
+def renderable(readings: Sequence[Reading], shape: Shape, set_aside: list[SetAside]) -> Iterator[bytes]:
+    """The documents of the readings that can be rendered, one by one; the others go to ``set_aside``."""
+    for group in groups(readings, shape):
         try:
-            documents([reading], shape)
-        except Exception as error:  # noqa: BLE001 - any failure of THIS reading sets it aside
-            poison.append((reading, _reason(error)))
-        else:
-            good.append(reading)
-    return documents(good, shape), poison
+            document = _document(group, shape)
+        except Exception:  # noqa: BLE001 - find the reading(s) at fault below
+            good: list[Reading] = []
+            for reading in group:
+                try:
+                    _document([reading], shape)
+                except Exception as error:  # noqa: BLE001 - any failure of THIS reading sets it aside
+                    set_aside.append((reading, _reason(error)))
+                else:
+                    good.append(reading)
+            if not good:
+                continue
+            document = _document(good, shape)
+        yield document

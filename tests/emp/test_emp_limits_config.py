@@ -37,12 +37,39 @@ def test_limits_reach_the_server(tmp_path: Path, pki: Path) -> None:  # noqa: F8
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("request_deadline = 0", "server.request_deadline: 0.0 is not > 0"),
+    ("request_deadline = 0", "server.request_deadline: 0.0 is not 0.1..3600.0"),
     ("request_deadline = 'soon'", "server.request_deadline: expected a float, got 'soon'"),
-    ("max_connections = -1", "server.max_connections: -1 is not > 0"),
+    ("max_connections = -1", "server.max_connections: -1 is not 1..10000"),
     ("max_per_peer = true", "server.max_per_peer: expected a int, got True"),
+    ("max_body = -1", "server.max_body: -1 is not 1..1073741824"),
+    ("max_body = 0", "server.max_body: 0 is not 1..1073741824"),
 ])
 def test_bad_limit_is_one_line(tmp_path: Path, pki: Path, line: str, message: str) -> None:  # noqa: F811
     with pytest.raises(EmpConfigError) as error:
         load_emp_config(config_file(tmp_path, pki, line))
     assert str(error.value).endswith(message) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"[server]\nport = " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "arrays or inline tables nested more than 32 deep"),
+    (b"[server]\n" + b".".join([b"a"] * 40_000) + b" = 1\n", "a dotted key of more than 16 parts"),
+    (b"# " + b"x" * (1024 * 1024 + 1) + b"\n", "bytes, more than 1048576"),
+    (b"[server]\nhost = '\xff'\n", "line 2: not UTF-8 text"),
+    (b"[server\n", "line 1, column 8: expected ']' at the end of a table declaration"),
+])
+def test_hostile_file_is_one_line(tmp_path: Path, content: bytes, message: str) -> None:
+    """The EMP's loader applies the gateway's file limits: bounded work and one line, never a traceback."""
+    path = tmp_path / "emp.toml"
+    path.write_bytes(content)
+    with pytest.raises(EmpConfigError) as error:
+        load_emp_config(path)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert str(error.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "directory"])
+def test_not_a_regular_file_is_refused_unopened(tmp_path: Path, special: str) -> None:
+    path = tmp_path if special == "directory" else Path(special)
+    with pytest.raises(EmpConfigError) as error:
+        load_emp_config(path)
+    assert "not a regular file" in str(error.value)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from smgwd.gateway import config as config_module
+from smgwd.gateway import config_limits
 from smgwd.gateway.config import ConfigError, load_config, parse_config
 from smgwd.gateway.config_limits import MAX_BYTES, MAX_DEPTH, MAX_KEY_PARTS, LimitError, check_shape
 
@@ -133,7 +133,7 @@ def test_the_prescan_is_linear() -> None:
 
 
 def test_a_recursion_error_past_the_prescan_is_still_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config_module, "check_shape", lambda text: None)
+    monkeypatch.setattr(config_limits, "check_shape", lambda text: None)
     with pytest.raises(ConfigError, match=r"^x.toml: values nested too deeply"):
         parse_config("a = " + "[" * 100_000 + "]" * 100_000, "x.toml")
 

@@ -405,3 +405,40 @@ def test_reload_restarts_only_changed_deliveries(pki: Path, emp: Emp, tmp_path: 
     with StoreReader(tmp_path / "gw.db") as reader:
         unavailable = [e for e in reader.log("system") if e.event == "delivery_unavailable"]
     assert len(unavailable) == 1 and "missing.pem" in unavailable[0].message
+
+
+def test_a_key_not_of_its_certificate_stops_that_delivery_and_the_status_says_so(
+        pki: Path, emp: Emp, tmp_path: Path) -> None:
+    """A signature key of another certificate would sign what the EMP refuses: the delivery does not start,
+    the status line names it, readings go on being stored, and a reload with the right key starts it."""
+    from smgwd.gateway.config import ControlConfig, GatewayConfig, StoreConfig, TimeConfig
+    from smgwd.gateway.core import Gateway
+    from smgwd.gateway.sdnotify import Notifier
+    from smgwd.wan.deliveries import Deliveries
+
+    good = emp_config(pki, emp.port)
+    wrong = replace(good, sig_key=pki / "lab" / "smgw" / "smgw" / "tls.key")  # a real key, of the TLS certificate
+    config = GatewayConfig(store=StoreConfig(path=tmp_path / "gw.db"), time=TimeConfig(servers=()),
+                           control=ControlConfig(socket=tmp_path / "control.sock"), emps=(wrong,))
+
+    async def main() -> None:
+        deliveries = Deliveries()
+        gateway = Gateway(config, notifier=Notifier.disabled(), listeners=[deliveries])
+        await gateway.start()
+        try:
+            assert deliveries.emps == {}
+            assert "emps[0].sig_key" in deliveries.unavailable["emp"]
+            assert "; emp emp: delivery not started" in gateway.status_line()
+            gateway.store.on_readings(readings(0, 1))
+            assert gateway.store.flush(10)
+            await gateway.reload(replace(config, emps=(good,)))
+            assert set(deliveries.emps) == {"emp"} and deliveries.unavailable == {}
+            assert "delivery not started" not in gateway.status_line()
+        finally:
+            await gateway.stop()
+
+    asyncio.run(main())
+    with StoreReader(tmp_path / "gw.db") as reader:
+        assert len(list(reader.readings())) == 3
+        unavailable = [e for e in reader.log("system") if e.event == "delivery_unavailable"]
+    assert len(unavailable) == 1 and "does not belong to the certificate" in unavailable[0].message

@@ -47,6 +47,8 @@ APPLICATION_ID = 0x534D4757
 #: The three TR-03109 logs, each a table ``log_<kind>``.
 LOG_KINDS = ("system", "calibration", "consumer")
 BUSY_TIMEOUT_MS = 5000
+#: page cache of a reader connection (SQLite's default is 2 MiB a connection; readers scan a range once)
+READER_CACHE_KIB = 256
 WAL_LIMIT_BYTES = 64 * 1024 * 1024  # truncate the WAL file back to this after a checkpoint
 
 
@@ -296,6 +298,7 @@ def connect_reader(path: str | Path) -> tuple[sqlite3.Connection, int]:
         raise _wrap(path, error) from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
         version = schema_version(conn)
         check_version(version, minimum=1)
     except sqlite3.Error as error:

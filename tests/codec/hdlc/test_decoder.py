@@ -444,3 +444,21 @@ def test_split_message_joined(apdu: bytes, sizes: list[int]) -> None:
     results = [asm.add(e.frame) for e in dec if isinstance(e, Received)]
     assert results[:-1] == [None] * (len(parts) - 1)
     assert results[-1] == HdlcMessage(SERVER, CLIENT, apdu, len(parts), b"\xe6\xe7\x00")
+
+
+@pytest.mark.parametrize("special", [0x7E, 0x7D])
+@pytest.mark.parametrize("chunk", [None, 1, 7])
+def test_a_stuffed_frame_whose_format_field_is_escaped(special: int, chunk: int | None) -> None:
+    """A length of 0x.7E or 0x.7D puts the escape into the format field itself (found by hypothesis, with
+    these addresses: read unstuffed, the header's first byte 0x5E is an address byte that does not end)."""
+    for size in range(1, 2047):
+        body = encode(HdlcFrame(HdlcAddress(0, 0, 4), HdlcAddress(0, None, 1), 0, bytes(size), False))
+        if body[1] == special:
+            break
+    stuffed = stuff(body)
+    assert stuffed[1] == 0x7D  # the format field's second byte is escaped on the wire
+    wire = b"\x7e" + SECOND + b"\x7e" + stuffed + b"\x7e" + SECOND + b"\x7e"
+    _, events = feed_all(wire, chunk)
+    assert [(type(e), getattr(e, "stuffed", None)) for e in events] == [(Received, False), (Received, True),
+                                                                        (Received, False)]
+    assert events[1].frame == decode_frame(body)
