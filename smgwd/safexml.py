@@ -10,8 +10,8 @@ parsing, so callers see elements and text only. Schemas are shipped inside the
 package and loaded with the same parser; their ``xs:include``/``xs:import`` can
 reach only sibling resources of the same package.
 
-Everything that goes wrong comes out as :class:`XmlError` (a ``ValueError``) with
-the line number when libxml2 knows it.
+Everything that goes wrong comes out as :class:`~smgwd.xmlerror.XmlError` (a
+``ValueError``, re-exported here) with the line number when libxml2 knows it.
 """
 
 from __future__ import annotations
@@ -21,21 +21,9 @@ from importlib import resources
 
 from lxml import etree
 
+from smgwd.xmlerror import XmlError
+
 __all__ = ["XmlError", "load_schema", "parse_xml"]
-
-
-class XmlError(ValueError):
-    """Malformed, unsafe or invalid XML.
-
-    Args:
-        what: what is wrong, in words.
-        line: the line of the document where it was found, if known.
-    """
-
-    def __init__(self, what: str, line: int | None = None) -> None:
-        self.what = what
-        self.line = line
-        super().__init__(what if line is None else f"line {line}: {what}")
 
 
 def _parser() -> etree.XMLParser:

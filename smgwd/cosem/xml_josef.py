@@ -13,54 +13,57 @@ logical name, and rebuilds each object by class id with ``object_from_attributes
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from smgwd.cosem.classes import CosemObject, LogicalDevice, object_from_attributes
 from smgwd.cosem.datatypes import DlmsValue
 from smgwd.cosem.obis import Obis
 from smgwd.cosem.xml_values import check_count, errors_at, value_from_xml, value_to_xml
-from smgwd.safexml import XmlError, load_schema, parse_xml
+from smgwd.cosem.xml_writer import Element, document, serialized
+from smgwd.xmlerror import XmlError
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = ["SCHEMA", "decode", "encode", "schema"]
 
 #: Where the XSD lives: ``load_schema(*SCHEMA)``.
 SCHEMA = ("smgwd.cosem", "schemas/cosem-ldev.xsd")
+_OBJECT_LEVEL = 3  # <ldev count> / <ldev id> / <objects> / <object>
 
 
 def schema() -> etree.XMLSchema:
     """The XSD every document from :func:`encode` is valid against."""
+    from smgwd.safexml import load_schema  # lxml only to read
+
     return load_schema(*SCHEMA)
 
 
 def encode(devices: Iterable[LogicalDevice]) -> bytes:
     """The UTF-8 document (with XML declaration) for ``devices``."""
     devices = list(devices)
-    root = etree.Element("ldev", count=str(len(devices)))
+    root = Element("ldev", {"count": str(len(devices))})
     for device in devices:
-        objects = etree.SubElement(etree.SubElement(root, "ldev", id=device.id),
-                                   "objects", count=str(len(device.objects)))
+        objects = root.sub("ldev", id=device.id).sub("objects", count=str(len(device.objects)))
         for obj in device.objects:
-            objects.append(_object_to_xml(obj))
-    document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True,
-                                     pretty_print=True)
-    return document
+            objects.append(serialized(_object_to_xml(obj), _OBJECT_LEVEL))
+    return document(root)
 
 
-def _object_to_xml(obj: CosemObject) -> etree._Element:
-    element = etree.Element("object", {"id": obj.logical_name.dotted(),
-                                       "class-id": str(obj.class_id),
-                                       "version": str(obj.version)})
+def _object_to_xml(obj: CosemObject) -> Element:
+    element = Element("object", {"id": obj.logical_name.dotted(), "class-id": str(obj.class_id),
+                                 "version": str(obj.version)})
     attributes = obj.attributes()
-    container = etree.SubElement(element, "attributes", count=str(len(attributes)))
+    container = element.sub("attributes", count=str(len(attributes)))
     for index, value in attributes:
-        holder = etree.SubElement(etree.SubElement(container, "attribute", id=str(index)), "value")
-        holder.append(value_to_xml(value))
+        container.sub("attribute", id=str(index)).sub("value").append(value_to_xml(value))
     return element
 
 
 def decode(data: bytes) -> list[LogicalDevice]:
     """The logical devices of a document; :class:`XmlError` (with line) if anything is off."""
+    from smgwd.safexml import parse_xml
+
     root = parse_xml(data, schema())
     devices = list(root)
     check_count(root, devices)

@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from smgwd.cosem.classes import (CaptureObject, ExtendedRegister, ProfileGeneric,
                                  from_structure, to_structure)
@@ -36,7 +35,11 @@ from smgwd.cosem.errors import CosemError
 from smgwd.cosem.obis import Obis
 from smgwd.cosem.xml_values import (check_count, errors_at, local_name, value_from_xml,
                                      value_to_xml)
-from smgwd.safexml import XmlError, load_schema, parse_xml
+from smgwd.cosem.xml_writer import Element, document, serialized
+from smgwd.xmlerror import XmlError
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = ["EXT_NS", "PG_NS", "SCHEMA", "decode", "encode", "schema"]
 
@@ -44,6 +47,7 @@ PG_NS = "urn:k461-dke-de:profile_generic-1"
 EXT_NS = "urn:k461-dke-de:extension-1"
 #: Where the XSD lives: ``load_schema(*SCHEMA)``.
 SCHEMA = ("smgwd.cosem", "schemas/k461-profile-generic.xsd")
+_ENTRY_LEVEL = 5  # <object> / <attributes> / <buffer> / <simple_data> / <column> / <entry>
 
 _METER_ID = re.compile(r"[!-\-/-~]+")  # printable ASCII without "."
 _LOGICAL_NAME = re.compile(r"([0-9a-fA-F]{12})\.([!-\-/-~]+)\.sm")
@@ -52,21 +56,9 @@ _ENTRIES = ("entry", "entry_gateway_signed")
 
 def schema() -> etree.XMLSchema:
     """The XSD every document from :func:`encode` is valid against."""
+    from smgwd.safexml import load_schema  # lxml only to read
+
     return load_schema(*SCHEMA)
-
-
-def _pg(name: str) -> str:
-    return f"{{{PG_NS}}}{name}"
-
-
-def _ext(name: str) -> str:
-    return f"{{{EXT_NS}}}{name}"
-
-
-def _sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
-    element = etree.SubElement(parent, tag, attrs)
-    element.text = text
-    return element
 
 
 def encode(profile: ProfileGeneric, meter_id: str) -> bytes:
@@ -78,44 +70,39 @@ def encode(profile: ProfileGeneric, meter_id: str) -> bytes:
             raise CosemError(f"K461 profiles capture whole Extended Registers (class 4, "
                              f"attribute 0), got {capture}")
     own_name = f"{profile.logical_name.hex()}.{meter_id}.sm"
-    root = etree.Element(_pg("object"), {"class_id": "7", "id": own_name},
-                         nsmap={"ns1": PG_NS, "ns2": EXT_NS})
-    attributes = _sub(root, _pg("attributes"), count="3")
-    _sub(attributes, _ext("logical_name"), own_name, id="1")
-    captures = _sub(attributes, _pg("capture_objects"), id="2",
-                    count=str(len(profile.capture_objects)))
-    data = _sub(_sub(attributes, _pg("buffer"), id="3"), _pg("simple_data"),
-                count=str(len(profile.capture_objects)))
+    root = Element("ns1:object", {"class_id": "7", "id": own_name})
+    attributes = root.sub("ns1:attributes", count="3")
+    attributes.sub("ns2:logical_name", own_name, id="1")
+    captures = attributes.sub("ns1:capture_objects", id="2", count=str(len(profile.capture_objects)))
+    data = attributes.sub("ns1:buffer", id="3").sub("ns1:simple_data", count=str(len(profile.capture_objects)))
     columns = []
     for number, capture in enumerate(profile.capture_objects, start=1):
-        holder = _sub(captures, _pg("capture_object"), id=str(number))
-        _sub(holder, _ext("logical_name"), f"{capture.logical_name.hex()}.{meter_id}.sm")
-        columns.append(_sub(data, _pg("column"), count="0", id=str(number)))
+        captures.sub("ns1:capture_object", id=str(number)).sub(
+            "ns2:logical_name", f"{capture.logical_name.hex()}.{meter_id}.sm")
+        columns.append(data.sub("ns1:column", count="0", id=str(number)))
     for row_number, row in enumerate(profile.buffer, start=1):
         if all(cell.type is DataType.NULL_DATA for cell in row):
             raise CosemError(f"buffer row {row_number} has no entry")
         for capture, column, cell in zip(profile.capture_objects, columns, row):
             if cell.type is not DataType.NULL_DATA:
-                column.append(_entry(row_number, capture, cell))
+                column.append(serialized(_entry(row_number, capture, cell), _ENTRY_LEVEL))
     for column in columns:
         column.set("count", str(len(column)))
-    document: bytes = etree.tostring(root, encoding="UTF-8", xml_declaration=True,
-                                     pretty_print=True)
-    return document
+    return document(root, {"ns1": PG_NS, "ns2": EXT_NS})
 
 
-def _entry(row_number: int, capture: CaptureObject, cell: DlmsValue) -> etree._Element:
+def _entry(row_number: int, capture: CaptureObject, cell: DlmsValue) -> Element:
     register = from_structure(4, cell)
     assert isinstance(register, ExtendedRegister)
     if register.logical_name != capture.logical_name:
         raise CosemError(f"row {row_number}: cell of {register.logical_name} "
                          f"in the column of {capture.logical_name}")
-    entry = etree.Element(_pg("entry"), id=str(row_number))
-    _sub(entry, _ext("value")).append(value_to_xml(register.value, EXT_NS))
-    _sub(entry, _ext("scaler"), str(register.scaler))
-    _sub(entry, _ext("unit"), str(register.unit))
-    _sub(entry, _ext("status")).append(value_to_xml(register.status, EXT_NS))
-    _sub(entry, _ext("capture_time"), _iso_utc(cosem_to_datetime(register.capture_time)))
+    entry = Element("ns1:entry", {"id": str(row_number)})
+    entry.sub("ns2:value").append(value_to_xml(register.value, "ns2:"))
+    entry.sub("ns2:scaler", str(register.scaler))
+    entry.sub("ns2:unit", str(register.unit))
+    entry.sub("ns2:status").append(value_to_xml(register.status, "ns2:"))
+    entry.sub("ns2:capture_time", _iso_utc(cosem_to_datetime(register.capture_time)))
     return entry
 
 
@@ -128,6 +115,8 @@ def _iso_utc(moment: datetime) -> str:
 
 def decode(data: bytes) -> tuple[str, ProfileGeneric]:
     """The meter id and profile of a document; :class:`XmlError` (with line) if anything is off."""
+    from smgwd.safexml import parse_xml
+
     root = parse_xml(data, schema())
     profile_name, meter_id = _logical_name(root, root.get("id", ""), None)
     attributes = list(root[0])
@@ -166,7 +155,8 @@ def _numbered(parent: etree._Element, children: list[etree._Element]) -> None:
     """Children must be numbered id=1..n in document order."""
     for number, child in enumerate(children, start=1):
         if child.get("id", "").strip() != str(number):
-            raise XmlError(f"<{etree.QName(child).localname}> should have id {number}, "
+            name = str(child.tag).rpartition("}")[2]
+            raise XmlError(f"<{name}> should have id {number}, "
                            f"has {child.get('id')!r}", child.sourceline)
 
 

@@ -46,11 +46,14 @@ import re
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from lxml import etree
+from typing import TYPE_CHECKING
 
 from smgwd.cosem.datatypes import INTEGER_TYPES, DataType, DlmsValue, PyValue
-from smgwd.safexml import XmlError
+from smgwd.cosem.xml_writer import Element
+from smgwd.xmlerror import XmlError
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = [
     "MAX_DEPTH", "XML_NAMES", "check_count", "errors_at", "local_name", "value_from_xml",
@@ -94,11 +97,6 @@ _COUNT_TEXT = re.compile(r"\s*\+?[0-9]+\s*")
 _FLOAT_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _FLOAT_SPECIAL = {"INF": math.inf, "-INF": -math.inf, "NaN": math.nan}
 _HEX_TEXT = re.compile(r"([0-9A-Fa-f]{2})*")
-_TEXT = etree.XPath("string()")
-
-
-def _qname(namespace: str | None, name: str) -> str:
-    return name if namespace is None else f"{{{namespace}}}{name}"
 
 
 def local_name(element: etree._Element, namespace: str | None) -> str | None:
@@ -125,7 +123,7 @@ def errors_at(element: etree._Element, prefix: str = "") -> Iterator[None]:
 
 def check_count(element: etree._Element, children: list[etree._Element]) -> None:
     """Raise XmlError unless the ``count`` attribute equals the number of children."""
-    name = etree.QName(element).localname
+    name = str(element.tag).rpartition("}")[2]
     count = element.get("count")
     if count is None or not _COUNT_TEXT.fullmatch(count) or int(count) != len(children):
         raise XmlError(f"<{name}> says count={count!r} but has {len(children)} children",
@@ -140,13 +138,13 @@ def _float_text(number: float) -> str:
     return repr(number)
 
 
-def value_to_xml(value: DlmsValue, namespace: str | None = None) -> etree._Element:
-    """The element for ``value``; XmlError if its text cannot be written in XML 1.0."""
-    element = etree.Element(_qname(namespace, XML_NAMES[value.type]))
+def value_to_xml(value: DlmsValue, prefix: str = "") -> Element:
+    """The element for ``value`` (its name after ``prefix``, e.g. ``ns2:``); XmlError if its text is not XML 1.0."""
+    element = Element(prefix + XML_NAMES[value.type])
     raw = value.value
     if isinstance(raw, tuple):
         element.set("count", str(len(raw)))
-        element.extend(value_to_xml(item, namespace) for item in raw)
+        element.children.extend(value_to_xml(item, prefix) for item in raw)
         return element
     if raw is None:
         return element
@@ -183,7 +181,7 @@ def value_from_xml(element: etree._Element, namespace: str | None = None,
             return DlmsValue(kind, tuple(value_from_xml(c, namespace, depth + 1) for c in children))
         if len(element):
             raise XmlError(f"<{name}> must not have child elements", element.sourceline)
-        return DlmsValue(kind, _parse_text(kind, str(_TEXT(element))))
+        return DlmsValue(kind, _parse_text(kind, "".join(element.itertext())))  # comments are gone (safexml)
 
 
 def _parse_text(kind: DataType, text: str) -> PyValue:

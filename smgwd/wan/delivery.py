@@ -75,7 +75,7 @@ __all__ = [
 log = logging.getLogger("smgwd.delivery")
 
 SETTLE = timedelta(seconds=2)
-MAX_READINGS = 5000
+MAX_READINGS = 1000
 REFUSED = frozenset({400, 403, 409, 413, 422})  # the EMP will never take this message
 FLUSH_TIMEOUT = 30.0
 LOG_SET_ASIDE = 10  # log lines per build for readings set aside; the rest in one line
@@ -339,8 +339,12 @@ class EmpDelivery:
                     await asyncio.to_thread(self.build)
                     next_build = time.monotonic() + (0.0 if self.truncated else self.emp.interval)
                 due: float | None = 0.0
+                sent = 0
                 while due == 0.0:
                     due = await asyncio.to_thread(self.send_next)
+                    sent += 1
+                if sent > 1:
+                    give_back()  # the messages read, posted and answered are gone
                 wait = max(0.0, next_build - time.monotonic())
                 if due is not None:
                     wait = min(wait, due)

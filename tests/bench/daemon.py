@@ -11,6 +11,12 @@
    the same run of the daemon of the last release (RELEASE, checked out with ``git archive``
    into a temporary directory and put first on PYTHONPATH), on the same simulator, in the
    same benchmark run; the ratios are release / ours (above 1: ours is smaller or faster).
+   Resident memory is sampled every 0.5 s while the meters push (and the EMP, if any, is delivered
+   to every 5 s): the median is the daemon's resident size, the maximum its peak during a delivery.
+   Both daemons run twice: on Debian 12's /usr/bin/python3 with Debian's python3-* packages
+   (``.venv-debian``, built by ``make test-debian``: what a Pi runs), when that exists, and on the
+   benchmark's own interpreter with PyPI's wheels (cryptography's wheel brings a second OpenSSL:
+   some 7 MiB more).
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ import contextlib
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -146,10 +154,24 @@ def lab_emp(tmpdir: Path) -> Iterator[str]:
         service.store.close()
 
 
+DEPLOYED_PYTHON = REPO / ".venv-debian" / "bin" / "python"
+
+
+@dataclass(frozen=True)
+class DaemonRun:
+    """What one daemon run measured."""
+
+    ready: float  # seconds from start to READY=1
+    per_meter: float  # % of a core per meter
+    rss: float  # median resident MiB
+    peak: float  # largest resident MiB sampled
+
+
 def daemon_run(
-    meters: int = 100, seconds: float = 20.0, source: Path | None = None, emp: bool = False
-) -> tuple[float, float, float]:
-    """(seconds to READY=1, % of a core per meter, resident MiB) for ``meters`` push meters.
+    meters: int = 100, seconds: float = 20.0, source: Path | None = None, emp: bool = False,
+    python: str = sys.executable,
+) -> DaemonRun:
+    """One run of the daemon with ``meters`` push meters, on the interpreter ``python``.
 
     ``source``: run the daemon from this source tree (the simulator always runs from ours);
     ``emp``: deliver to a lab EMP (run in this process, so it is not counted) every 5 s.
@@ -182,7 +204,7 @@ def daemon_run(
         env = dict(os.environ, NOTIFY_SOCKET=str(tmpdir / "notify"))
         if source is not None:
             env["PYTHONPATH"] = str(source)
-        daemon = subprocess.Popen([sys.executable, "-m", "smgwd.daemon", "--config", str(tmpdir / "smgwd.toml")],
+        daemon = subprocess.Popen([python, "-m", "smgwd.daemon", "--config", str(tmpdir / "smgwd.toml")],
                                   env=env, cwd=source or tmpdir)
         try:
             while b"READY=1" not in notify.recv(4096):
@@ -190,9 +212,12 @@ def daemon_run(
             ready = time.monotonic() - started
             time.sleep(3.0)  # every meter connected and pushing
             cpu0 = _cpu_seconds(daemon.pid)
-            time.sleep(seconds)
+            samples = []
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                samples.append(_rss_mib(daemon.pid))
+                time.sleep(0.5)
             cpu = _cpu_seconds(daemon.pid) - cpu0
-            rss = _rss_mib(daemon.pid)
         finally:
             for proc in (daemon, sim):
                 proc.terminate()
@@ -200,7 +225,7 @@ def daemon_run(
             if sim.stdout:
                 sim.stdout.close()
             notify.close()
-    return ready, cpu / seconds * 100 / meters, rss
+    return DaemonRun(ready, cpu / seconds * 100 / meters, statistics.median(samples), max(samples))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -222,16 +247,22 @@ def main() -> None:
     print(f"gateway ingest: {FRAMES} real push frames -> readings -> SQLite store (WAL, synchronous=FULL)")
     print(f"smgwd {ours:,.0f} readings/s ({n_ours} readings); peer: smllib 1.7 decoding into the same store "
           f"{peer:,.0f} readings/s ({n_peer}); ratio {ours / peer:.2f}x   (target >= 20,000 readings/s)")
+    pythons = [(str(DEPLOYED_PYTHON), "Debian 12 python3 + python3-* packages")] if DEPLOYED_PYTHON.exists() else []
+    pythons.append((sys.executable, f"{sys.executable} (PyPI wheels)"))
     with release_tree() as old:
-        for emp, target in ((False, 35), (True, 45)):
-            ready, per_meter, rss = daemon_run(emp=emp)
-            old_ready, old_per_meter, old_rss = daemon_run(source=old, emp=emp)
-            print(f"daemon with 100 push meters at 1 frame/s, {'one EMP' if emp else 'no EMP'}: READY=1 after "
-                  f"{ready:.2f} s (target < 0.5 s), {per_meter:.3f} % of a core per meter (target < 0.2 %), "
-                  f"{rss:.1f} MiB resident (target < {target} MiB)")
-            print(f"  same run of release {RELEASE}: READY=1 after {old_ready:.2f} s, {old_per_meter:.3f} %, "
-                  f"{old_rss:.1f} MiB; ratios release/ours: READY {old_ready / ready:.2f}x, CPU "
-                  f"{old_per_meter / per_meter:.2f}x, RSS {old_rss / rss:.2f}x")
+        for python, label in pythons:
+            for emp, target in ((False, 35), (True, 45)):
+                ours = daemon_run(emp=emp, python=python)
+                release = daemon_run(source=old, emp=emp, python=python)
+                print(f"daemon on {label}, 100 push meters at 1 frame/s, {'one EMP' if emp else 'no EMP'}: "
+                      f"READY=1 after {ours.ready:.2f} s (target < 0.5 s), {ours.per_meter:.3f} % of a core per "
+                      f"meter (target < 0.2 %), {ours.rss:.1f} MiB resident, peak {ours.peak:.1f} "
+                      f"(target < {target} MiB)")
+                print(f"  same run of release {RELEASE}: READY=1 after {release.ready:.2f} s, "
+                      f"{release.per_meter:.3f} %, {release.rss:.1f} MiB, peak {release.peak:.1f}; ratios "
+                      f"release/ours: READY {release.ready / ours.ready:.2f}x, CPU "
+                      f"{release.per_meter / ours.per_meter:.2f}x, RSS {release.rss / ours.rss:.2f}x, "
+                      f"peak {release.peak / ours.peak:.2f}x")
 
 
 if __name__ == "__main__":
