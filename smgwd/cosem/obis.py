@@ -9,7 +9,7 @@ forms (``1-0:1.8.0*255``, ``1-0:1.8.0``, ``1.0.1.8.0.255``, ``0100010800ff``);
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from smgwd.cosem.errors import CosemError
 
@@ -37,12 +37,14 @@ class Obis:
     d: int
     e: int
     f: int = 255
+    _text: str = field(init=False, repr=False, compare=False)  # str(self), made once: the store writes it per reading
 
     def __post_init__(self) -> None:
         for name in ("a", "b", "c", "d", "e", "f"):
             value = getattr(self, name)
             if type(value) is not int or not 0 <= value <= 255:
                 raise ObisError(f"OBIS group {name.upper()} must be an int 0..255, got {value!r}")
+        object.__setattr__(self, "_text", f"{self.a}-{self.b}:{self.c}.{self.d}.{self.e}*{self.f}")
 
     @classmethod
     def parse(cls, text: str) -> Obis:
@@ -87,7 +89,7 @@ class Obis:
         return self.to_bytes()
 
     def __str__(self) -> str:
-        return f"{self.a}-{self.b}:{self.c}.{self.d}.{self.e}*{self.f}"
+        return self._text
 
     def dotted(self) -> str:
         """``A.B.C.D.E.F``, the form jOSEF's COSEM/XML uses for logical names."""

@@ -127,7 +127,7 @@ class MeterDriver:
             return
         now, quality = self.stamp()
         self.sink.on_readings(
-            [r._replace(meter_id=self.meter_id, gateway_time=now, time_quality=quality) for r in readings]
+            [r.stamped(self.meter_id, now, quality) for r in readings]
         )
         self.stats.readings += len(readings)
 

@@ -62,8 +62,8 @@ def frames(n: int = FRAMES) -> bytes:
 
 
 def _stamp(readings: list[Reading]) -> list[Reading]:
-    return [Reading(r.meter_id, r.obis, r.raw, r.scaler, r.unit, r.status, r.meter_time, NOW,
-                    TimeQuality.SYNCHRONISED) for r in readings]
+    """As a meter driver stamps what its decoder gave (``Reading.stamped``)."""
+    return [r.stamped(r.meter_id, NOW, TimeQuality.SYNCHRONISED) for r in readings]
 
 
 def ingest_smgwd(data: bytes, store: Store) -> int:

@@ -102,3 +102,16 @@ def test_extreme_values_keep_their_storage_class(tmp_path: Path) -> None:
 def test_a_naive_gateway_time_is_taken_as_utc(tmp_path: Path) -> None:
     naive = datetime(2025, 3, 30, 1, 59, 59, 999999)
     assert from_us(to_us(naive)) == naive.replace(tzinfo=timezone.utc)
+
+
+@given(any_reading, st.text(min_size=1, max_size=8), instants, st.sampled_from(TimeQuality))
+def test_stamped_is_replace_made_faster(reading: Reading, meter: str, at: datetime, quality: TimeQuality) -> None:
+    stamped = reading.stamped(meter, at, quality)
+    assert type(stamped) is Reading
+    assert tuple(stamped) == tuple(reading._replace(meter_id=meter, gateway_time=at, time_quality=quality))
+
+
+@given(st.builds(Obis, *[st.integers(0, 255)] * 6))
+def test_obis_text_is_made_from_its_groups(obis: Obis) -> None:
+    assert str(obis) == f"{obis.a}-{obis.b}:{obis.c}.{obis.d}.{obis.e}*{obis.f}"
+    assert Obis.parse(str(obis)) == obis and str(Obis.from_bytes(obis.to_bytes())) == str(obis)

@@ -98,15 +98,19 @@ class HdlcDecoder(FrameBuffer["Received | Rejected"]):
             if buf[1] == FLAG:  # flags between frames
                 self._skip(1)
                 continue
-            if self.stuffing and buf[2] == ESCAPE:  # the format field's second byte was 0x7D or 0x7E: escaped
-                if self._stuffed_format():
-                    continue
-                return
             fmt = buf[1] << 8 | buf[2]
             length = fmt & MAX_LENGTH
             if fmt & 0xF000 != 0xA000 or length < MIN_LENGTH:
                 self._skip(1)  # not a frame start: a closing flag, or garbage
                 continue
+            if self.stuffing and buf[2] == ESCAPE:
+                # A length byte of 0x7D, or a stuffed format field (its 0x7E or 0x7D escaped): a stuffed
+                # frame up to the next flag that checks is taken; else the plain reading goes on below.
+                taken = self._stuffed_format()
+                if taken is None:
+                    return
+                if taken:
+                    continue
             header = self._check_header(length)
             if header == "wait":
                 return
@@ -172,17 +176,15 @@ class HdlcDecoder(FrameBuffer["Received | Rejected"]):
         self._reject(HdlcCrcError("header check sequence does not match (also unstuffed)", raw_end - 1), raw_end + 2)
         return "rejected"
 
-    def _stuffed_format(self) -> bool:
-        """A frame whose format field is itself stuffed: taken or rejected (True), or False to wait for its end."""
+    def _stuffed_format(self) -> bool | None:
+        """A frame whose format field may be stuffed: True when taken, None to wait for its closing flag."""
         buf = self._buf
         if len(buf) < 4:
-            return False
-        length = (buf[1] << 8 | buf[3] ^ 0x20) & MAX_LENGTH
-        if buf.find(FLAG, 1) < 0 and len(buf) < 2 * (1 + length + 1):
-            return False  # the closing flag is to come (a stuffed frame is at most twice as long)
-        if not self._try_stuffed(length):
-            self._reject(HdlcError("a stuffed frame that does not check", 3), 1 + length + 1)
-        return True
+            return None
+        if buf.find(FLAG, 1) < 0:
+            maybe = buf[3] in (0x5E, 0x5D)  # what an escaped 0x7E or 0x7D becomes
+            return None if maybe and len(buf) <= 2 * (1 + MAX_LENGTH + 1) else False
+        return self._try_stuffed((buf[1] << 8 | buf[3] ^ 0x20) & MAX_LENGTH)
 
     def _try_stuffed(self, length: int) -> bool:
         """Take a stuffed frame up to the next flag if it checks; True when taken."""

@@ -96,11 +96,11 @@ def encode_reading(reading: Reading) -> Row:
         reading.scaler,
         reading.unit,
         None if reading.status is None else _int_out(reading.status),
-        None if meter_time is None else meter_time.kind.value,
+        None if meter_time is None else meter_time.kind._value_,  # _value_: the value without a descriptor call
         None if meter_time is None else _int_out(meter_time.value),
         None if meter_time is None else meter_time.offset_minutes,
         None if gateway_time is None else to_us(gateway_time),
-        None if reading.time_quality is None else reading.time_quality.value,
+        None if reading.time_quality is None else reading.time_quality._value_,
         json.dumps(list(reading.quirks)) if reading.quirks else None,
         wire_kind,
         wire,
