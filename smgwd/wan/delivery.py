@@ -5,9 +5,12 @@ the store.
 
 The builder (:meth:`EmpDelivery.build`, every ``interval``) first lets the
 store commit what it holds, then reads the readings of the chosen meters and
-OBIS codes whose gateway time lies in (watermark, now - SETTLE] (SETTLE keeps
-a reading stamped just before ``now`` but not yet handed to the store from
-being skipped), encodes them (:func:`~smgwd.wan.delivery_build.renderable`; a reading that
+OBIS codes in the store's own order: by reading id, after the watermark
+(gateway_state ``delivery.<emp>.seq``, the last id taken), up to the highest
+id committed. Ids only grow (one writer hands them out in commit order, and
+pruning keeps the newest row), so no reading is skipped or taken twice,
+whatever the clocks do: a clock stepped back, readings stamped long before
+they were stored. It encodes them (:func:`~smgwd.wan.delivery_build.renderable`; a reading that
 cannot be rendered is set aside: counted in gateway_state
 ``delivery.<emp>.set_aside``, noted in the system log as
 ``delivery_set_aside`` with meter, OBIS, gateway time and reason, shown by
@@ -15,12 +18,13 @@ cannot be rendered is set aside: counted in gateway_state
 rest, so it never blocks the readings behind it),
 seals each document with CMS for the EMP's encryption certificate and gives
 each a message id ``<gateway>-<emp>-<uuid4 hex>``. The messages and the new
-watermark (gateway_state ``delivery.<emp>.until``, the last gateway time
-included) go to the store as ONE statement group, so they commit together or
+watermark go to the store as ONE statement group, so they commit together or
 not at all: after a crash, either the readings are in an outbox message or
 they are still after the watermark, never both and never neither. Without a
-watermark (a new EMP) every stored reading is due. One build takes at most
-MAX_READINGS readings; the rest follow at once.
+watermark (a new EMP) every stored reading is due. A store whose delivery
+went by gateway time (``delivery.<emp>.until``, before 0.2) goes on from the
+first reading stamped after that time: a reading is sent twice rather than
+never. One build takes at most MAX_READINGS readings; the rest follow at once.
 
 The sender (:meth:`EmpDelivery.send_next`) reads the oldest message of this
 EMP that is not done (``queued``, or ``sent`` and not acknowledged: a restart
@@ -49,7 +53,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from itertools import product
 from typing import Any, Callable
 
 from cryptography import x509
@@ -68,18 +71,18 @@ from smgwd.wan.https import HttpsError, HttpsPoster
 from smgwd.wan.tls import client_context
 
 __all__ = [
-    "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "read_cert", "read_certs",
-    "read_key", "set_aside_key", "watermark_key",
+    "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "legacy_watermark_key",
+    "read_cert", "read_certs", "read_key", "set_aside_key", "watermark_key",
 ]
 
 log = logging.getLogger("smgwd.delivery")
 
-SETTLE = timedelta(seconds=2)
 MAX_READINGS = 1000
 REFUSED = frozenset({400, 403, 409, 413, 422})  # the EMP will never take this message
 FLUSH_TIMEOUT = 30.0
 LOG_SET_ASIDE = 10  # log lines per build for readings set aside; the rest in one line
 SET_ASIDE_EVENT = "delivery_set_aside"
+_NO_TIME = datetime.max.replace(tzinfo=timezone.utc)  # sorts a reading without a gateway time last
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -93,7 +96,12 @@ def set_aside_key(emp: str) -> str:
 
 
 def watermark_key(emp: str) -> str:
-    """The gateway_state key holding the gateway time of the last reading taken for ``emp``."""
+    """The gateway_state key holding the id of the last reading taken for ``emp``."""
+    return f"delivery.{emp}.seq"
+
+
+def legacy_watermark_key(emp: str) -> str:
+    """Where delivery kept its watermark before it went by reading id: the gateway time of the last reading."""
     return f"delivery.{emp}.until"
 
 
@@ -175,7 +183,7 @@ class EmpDelivery:
         except ValueError as error:
             raise DeliveryError(f"emp {emp.id}: {error}") from None
         self._reader: StoreReader | None = None
-        self._watermark: datetime | None = None
+        self._watermark = 0  # the id of the last reading taken
         self._loaded = False
         self._failing = False
         self.set_aside = 0  # readings ever set aside for this EMP (they cannot be rendered)
@@ -198,20 +206,18 @@ class EmpDelivery:
 
     # --- builder ----------------------------------------------------------------------
 
-    def _readings(self, since: datetime | None, until: datetime) -> list[Reading]:
-        reader = self._store_reader()
-        start = None if since is None else since + timedelta(microseconds=1)
-        end = until + timedelta(microseconds=1)
-        found: list[Reading] = []
-        for meter, obis in product(self.emp.meters or (None,), self.emp.obis or (None,)):
-            found.extend(reader.readings(meter=meter, obis=obis, since=start, until=end, limit=MAX_READINGS))
-        found.sort(key=lambda r: r.gateway_time or until)
-        self.truncated = len(found) >= MAX_READINGS
-        if self.truncated:
-            last = found[MAX_READINGS - 1].gateway_time
-            kept = [r for r in found if r.gateway_time is not None and last is not None and r.gateway_time < last]
-            found = kept or [r for r in found if r.gateway_time == last]
-        return found
+    def _load(self) -> None:
+        state = self._store_reader().state()
+        value = state.get(watermark_key(self.emp.id))
+        if value is not None and value.isdigit():
+            self._watermark = int(value)
+        elif (legacy := state.get(legacy_watermark_key(self.emp.id))) is not None:
+            self._watermark = self._store_reader().id_before_time(datetime.fromisoformat(legacy))
+        else:
+            self._watermark = 0
+        counted = state.get(set_aside_key(self.emp.id), "0")
+        self.set_aside = int(counted) if counted.isdigit() else 0
+        self._loaded = True
 
     def build(self) -> list[str]:
         """Enqueue the new readings as messages (watermark moved in the same transaction); their ids.
@@ -221,31 +227,33 @@ class EmpDelivery:
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit in time")
         if not self._loaded:
-            value = self._store_reader().state().get(watermark_key(self.emp.id))
-            self._watermark = datetime.fromisoformat(value) if value else None
-            counted = self._store_reader().state().get(set_aside_key(self.emp.id), "0")
-            self.set_aside = int(counted) if counted.isdigit() else 0
-            self._loaded = True
-        readings = self._readings(self._watermark, self.clock() - SETTLE)
-        if not readings:
+            self._load()
+        reader = self._store_reader()
+        upto = reader.last_reading_id()
+        if upto <= self._watermark:
             return []
+        found = reader.readings_after(self._watermark, upto, self.emp.meters, self.emp.obis, limit=MAX_READINGS)
+        self.truncated = len(found) >= MAX_READINGS
+        last = found[-1][0] if self.truncated else upto  # readings of other meters up to ``upto`` are passed
+        # in gateway-time order within the build: a document groups what was taken at the same time
+        readings = sorted((reading for _, reading in found), key=lambda r: r.gateway_time or _NO_TIME)
         poison: list[SetAside] = []
         messages = [(self._prefix + uuid.uuid4().hex, self._sealer.seal(document))
                     for document in renderable(readings, self.emp.shape, poison)]
-        until = max(r.gateway_time for r in readings if r.gateway_time is not None)
         total = self.set_aside + len(poison)
-        self.store.enqueue(self.emp.id, messages, watermark_key(self.emp.id), until.isoformat(),
+        self.store.enqueue(self.emp.id, messages, watermark_key(self.emp.id), str(last),
                            created_at=self.clock(), notes=[self._set_aside_note(*p) for p in poison],
                            more_state={set_aside_key(self.emp.id): str(total)} if poison else None)
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit the new messages in time")
-        self._watermark = until
+        self._watermark = last
         self.set_aside = total
         self._log_set_aside(poison)
         give_back()  # the documents and CMS work are gone: their pages need not stay resident
-        self._event(logging.INFO, "delivery_enqueued",
-                    f"{len(messages)} message(s) with {len(readings)} reading(s) up to {until.isoformat()}",
-                    log_it=False)
+        if readings:
+            self._event(logging.INFO, "delivery_enqueued",
+                        f"{len(messages)} message(s) with {len(readings)} reading(s) up to reading {last}",
+                        log_it=False)
         return [message_id for message_id, _ in messages]
 
     def _set_aside_note(self, reading: Reading, reason: str) -> SystemNote:

@@ -15,9 +15,9 @@ readings are dropped, counted and noted in the system log.
 
 gateway_state keys written by the daemon: ``time.<name>`` from the NTP
 timebase (quality, offset, stratum, ...), shown by ``smgwctl status``;
-``delivery.<emp>.until``, the gateway time of the last reading put into an
-outbox message for that EMP (committed with those messages, see
-:meth:`Store.enqueue`).
+``delivery.<emp>.seq``, the id of the last reading an EMP's delivery has taken
+(committed with the outbox messages that hold them, see :meth:`Store.enqueue`);
+reading ids only grow, in the order the writer committed the readings.
 """
 
 from smgwd.gateway.store.reader import LogEntry, MeterInfo, OutboxEntry, StoreReader

@@ -17,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Iterator, Literal, Sequence
 
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.store.rows import READING_COLUMNS, decode_reading, from_us, to_us
@@ -131,6 +131,34 @@ class StoreReader:
             sql += " LIMIT ?"
             params.append(limit)
         return map(decode_reading, self._conn.execute(sql, params))
+
+    def last_reading_id(self) -> int:
+        """The highest reading id committed (0 for none): ids only grow, so ids up to it are all visible."""
+        (found,) = self._conn.execute("SELECT max(id) FROM readings").fetchone()
+        return int(found or 0)
+
+    def id_before_time(self, moment: datetime) -> int:
+        """The id before the first reading stamped after ``moment`` (the last id if none is)."""
+        (found,) = self._conn.execute("SELECT min(id) FROM readings WHERE gateway_time > ?", (to_us(moment),)).fetchone()
+        return self.last_reading_id() if found is None else int(found) - 1
+
+    def readings_after(
+        self, after: int, upto: int, meters: Sequence[str] = (), obis: Sequence[str] = (), limit: int | None = None,
+    ) -> list[tuple[int, Reading]]:
+        """(id, reading) in id order, ``after`` < id <= ``upto``, of ``meters`` and ``obis`` codes (all if empty).
+
+        The store's order: the order the writer committed them, whatever their clocks said.
+        """
+        where, params = ["id > ?", "id <= ?"], [after, upto]
+        for column, values in (("meter_id", list(meters)), ("obis", [str(Obis.parse(str(o))) for o in obis])):
+            if values:
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        sql = f"SELECT id, {', '.join(READING_COLUMNS)} FROM readings WHERE {' AND '.join(where)} ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [(row[0], decode_reading(row[1:])) for row in self._conn.execute(sql, params)]
 
     def last_readings(self, meter: str) -> list[Reading]:
         """The newest reading of each OBIS code of ``meter``, by OBIS code."""

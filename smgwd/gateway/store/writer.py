@@ -325,7 +325,9 @@ class Store:
 
         Blocking (call it off the event loop); the writer deletes ``PRUNE_CHUNK`` rows per
         transaction between reading batches, so ingestion goes on meanwhile. Readings
-        without a gateway time are kept.
+        without a gateway time are kept, and so is the newest row of each table, however
+        old: SQLite gives a new row the highest id + 1, so an emptied table would hand out
+        ids again, and delivery (and every reader that goes by id) counts on ids only growing.
         """
         job = _Prune(to_us(older_than))
         with self._lock:
@@ -504,8 +506,8 @@ class Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
             deleted = conn.execute(
-                f"DELETE FROM {table} WHERE id IN "
-                f"(SELECT id FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)",
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? "
+                f"AND id < (SELECT max(id) FROM {table}) ORDER BY {column} LIMIT ?)",
                 (job.cutoff_us, PRUNE_CHUNK),
             ).rowcount
             conn.execute("COMMIT")
