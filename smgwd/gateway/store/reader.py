@@ -149,7 +149,8 @@ class StoreReader:
 
         The store's order: the order the writer committed them, whatever their clocks said.
         """
-        where, params = ["id > ?", "id <= ?"], [after, upto]
+        where: list[str] = ["id > ?", "id <= ?"]
+        params: list[int | str] = [after, upto]
         for column, values in (("meter_id", list(meters)), ("obis", [str(Obis.parse(str(o))) for o in obis])):
             if values:
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
