@@ -40,11 +40,12 @@ CREATE TABLE IF NOT EXISTS readings (
     received_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS readings_meter ON readings (meter, obis, received_at);
+CREATE INDEX IF NOT EXISTS messages_digest ON messages (digest);
 """
 
 
 class ReplayError(ValueError):
-    """A message id seen before with different content."""
+    """A message id seen before with different content, or a message seen before under another id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,9 @@ class EmpStore:
                 if known[0] != digest:
                     raise ReplayError(f"message id {message_id} was already used for other content")
                 return False
+            copy = self._conn.execute("SELECT message_id FROM messages WHERE digest = ?", (digest,)).fetchone()
+            if copy is not None:  # the same sealed bytes under another id: a replay, not a new message
+                raise ReplayError(f"this message was already stored as {copy[0]}")
             rows = list(rows)
             self._conn.execute("BEGIN IMMEDIATE")
             try:

@@ -122,6 +122,19 @@ def test_refusals(emp: tuple[EmpServer, EmpService], pki: Path, case: str) -> No
     assert service.store.counts()[0] == stored
 
 
+def test_the_same_sealed_message_under_a_new_id_is_a_replay(emp: tuple[EmpServer, EmpService], pki: Path) -> None:
+    """Review found 36 readings become 72 when a captured message is posted again under another id."""
+    server, service = emp
+    body = sealed(pki, document())
+    assert post(server, pki, "m-1", body).status_code == 200
+    again = post(server, pki, "m-1-again", body)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"] == "replay" and "already stored as m-1" in again.json()["reason"]
+    assert service.store.counts() == (1, 6) and service.counters["replay"] == 1
+    resealed = sealed(pki, document())  # the same readings sealed anew: a new message (the gateway never does it)
+    assert post(server, pki, "m-2", resealed).status_code == 200
+
+
 def _resigned_with_broken_tag(pki: Path) -> bytes:
     """A valid signer signs an envelope whose GCM tag is wrong: only decryption can notice."""
     from smgwd.wan.cms import ID_AUTH_ENVELOPED_DATA
