@@ -24,15 +24,16 @@ _SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "server": {"host": (str, "127.0.0.1"), "port": (int, 8443), "max_body": (int, 4 * 1024 * 1024),
                "request_deadline": (float, 30.0), "max_connections": (int, 64), "max_per_peer": (int, 8)},
     "tls": {"cert": (Path, None), "key": (Path, None), "client_ca": (Path, None)},
-    "cms": {"cert": (Path, None), "key": (Path, None), "trust": (Path, None), "untrusted": (Path, "")},
+    "cms": {"cert": (Path, None), "key": (Path, None), "trust": (Path, None), "untrusted": (Path, ""),
+            "max_age_days": (float, 31.0)},
     "store": {"path": (Path, "emp.db")},
 }
 
 
-#: [server] numbers and their ranges (a deadline in seconds, a body in bytes)
+#: numbers and their ranges (a deadline in seconds, a body in bytes, an age in days)
 _RANGES: dict[str, tuple[float, float]] = {
-    "max_body": (1, 1024 * 1024 * 1024), "request_deadline": (0.1, 3600.0), "max_connections": (1, 10_000),
-    "max_per_peer": (1, 10_000),
+    "server.max_body": (1, 1024 * 1024 * 1024), "server.request_deadline": (0.1, 3600.0),
+    "server.max_connections": (1, 10_000), "server.max_per_peer": (1, 10_000), "cms.max_age_days": (0.01, 3650.0),
 }
 
 
@@ -56,6 +57,7 @@ class EmpConfig:
     request_deadline: float = 30.0
     max_connections: int = 64
     max_per_peer: int = 8
+    max_age_days: float = 31.0  # a message created longer ago is refused as stale
 
 
 def load_emp_config(path: str | Path) -> EmpConfig:
@@ -92,11 +94,11 @@ def load_emp_config(path: str | Path) -> EmpConfig:
     if not 0 <= values["server.port"] < 65536:
         raise EmpConfigError(f"{path}: server.port: {values['server.port']} is not 0..65535")
     for key, (low, high) in _RANGES.items():
-        if not low <= values[f"server.{key}"] <= high:
-            raise EmpConfigError(f"{path}: server.{key}: {values[f'server.{key}']} is not {low}..{high}")
+        if not low <= values[key] <= high:
+            raise EmpConfigError(f"{path}: {key}: {values[key]} is not {low}..{high}")
     return EmpConfig(
         values["server.host"], values["server.port"], values["server.max_body"], values["tls.cert"],
         values["tls.key"], values["tls.client_ca"], values["cms.cert"], values["cms.key"], values["cms.trust"],
         values["cms.untrusted"], values["store.path"], values["server.request_deadline"],
-        values["server.max_connections"], values["server.max_per_peer"],
+        values["server.max_connections"], values["server.max_per_peer"], values["cms.max_age_days"],
     )

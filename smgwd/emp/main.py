@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 import threading
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from smgwd.arguments import ArgumentParser
@@ -57,6 +58,8 @@ def open_emp(config: EmpConfig) -> tuple[EmpService, EmpServer]:
         load_certs(config.trust.read_bytes()),
         load_certs(config.untrusted.read_bytes()) if config.untrusted else [],
         EmpStore(config.store),
+        max_body=config.max_body,
+        max_age=timedelta(days=config.max_age_days),
     )
     server = EmpServer((config.host, config.port), service,
                        server_context(config.tls_cert, config.tls_key, config.client_ca),

@@ -4,8 +4,10 @@ How this works: :meth:`EmpService.meterdata` takes the message id, the body
 and the TLS client's name, and answers (HTTP status, JSON object). In order:
 size limit, message id syntax, CMS (signature, signer chain to the trusted
 SM-PKI root, decryption with the EMP's encryption key and GCM tag), COSEM/XML
-validation against our XSD (jOSEF shape, or a DKE K461 load profile), then
-idempotent storage. Every refusal has a status, a reason and a counter;
+validation against our XSD (jOSEF shape, or a DKE K461 load profile), the
+signed message identity if the message has one (its message id must be the
+header's, its creation time not older than ``max_age``, its sequence number
+after the gateway's last), then idempotent storage. Every refusal has a status, a reason and a counter;
 nothing half-checked is ever stored.
 """
 
@@ -16,6 +18,7 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Sequence
 
 from cryptography import x509
@@ -73,6 +76,7 @@ class EmpService:
     untrusted: Sequence[x509.Certificate]
     store: EmpStore
     max_body: int = 4 * 1024 * 1024
+    max_age: timedelta = timedelta(days=31)  # oldest creation time of a message accepted (a backlog drains)
     counters: Counter[str] = field(default_factory=Counter)
 
     def refuse(self, status: int, kind: str, reason: str, message_id: str, client: str) -> tuple[int, dict[str, Any]]:
@@ -101,12 +105,22 @@ class EmpService:
             rows = rows_of(opened.content)
         except XmlError as error:
             return self.refuse(422, "malformed_xml", str(error), message_id, client)
+        identity = opened.identity
+        if identity is not None:
+            if identity.message != message_id:
+                return self.refuse(400, "id_mismatch", f"the signed message id is {identity.message}, "
+                                   f"the header says {message_id}", message_id, client)
+            age = datetime.now(timezone.utc) - identity.created
+            if age > self.max_age:
+                return self.refuse(409, "stale", f"created {identity.created.isoformat()}, more than "
+                                   f"{self.max_age.days} days ago", message_id, client)
         signer = opened.signer_cert.subject.rfc4514_string()
         digest = hashlib.sha256(body).hexdigest()
         try:
-            stored = self.store.accept(message_id, digest, signer, client, rows)
+            stored = self.store.accept(message_id, digest, signer, client, rows,
+                                       None if identity is None else (identity.gateway, identity.sequence))
         except ReplayError as error:
-            return self.refuse(409, "replay", str(error), message_id, client)
+            return self.refuse(409, error.kind, str(error), message_id, client)
         self.counters["stored" if stored else "duplicate"] += 1
         log.info("%s message %s from %s (signer %s): %d readings", "stored" if stored else "duplicate",
                  message_id, client, signer, len(rows))

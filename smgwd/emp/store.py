@@ -5,8 +5,13 @@ message id, with the SHA-256 of the CMS bytes; its readings (one per COSEM
 register or data object of each logical device) are inserted in the same
 transaction. Storage is idempotent on the message id: the same id with the
 same bytes again is a duplicate (acknowledged, not stored twice); the same id
-with other bytes is a replay attempt and refused. Values keep the raw integer
-and scaler, as everywhere in smgwd.
+with other bytes is a replay attempt and refused, and so are the same bytes
+under another id. A message that carries a signed identity
+(:mod:`smgwd.wan.message_identity`) must also come after the last one of its
+gateway: ``senders`` keeps each gateway's highest sequence number, moved in the
+same transaction, so an old message sealed anew under a new id is refused as
+an old sequence. Values keep the raw integer and scaler, as everywhere in
+smgwd.
 """
 
 from __future__ import annotations
@@ -41,11 +46,22 @@ CREATE TABLE IF NOT EXISTS readings (
 );
 CREATE INDEX IF NOT EXISTS readings_meter ON readings (meter, obis, received_at);
 CREATE INDEX IF NOT EXISTS messages_digest ON messages (digest);
+CREATE TABLE IF NOT EXISTS senders (
+    gateway TEXT PRIMARY KEY,
+    sequence INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
 """
 
 
 class ReplayError(ValueError):
-    """A message id seen before with different content, or a message seen before under another id."""
+    """A message id seen before with different content, a message seen before under another id (``kind``
+    "replay"), or a sequence number not after its gateway's last one ("old_sequence")."""
+
+    def __init__(self, reason: str, kind: str = "replay") -> None:
+        super().__init__(reason)
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +100,12 @@ class EmpStore:
         self._conn.close()
 
     def accept(self, message_id: str, digest: str, signer: str, client: str,
-               rows: Iterable[tuple[str, str, int, str, int | None, int | None]]) -> bool:
+               rows: Iterable[tuple[str, str, int, str, int | None, int | None]],
+               sender: tuple[str, int] | None = None) -> bool:
         """Store a message and its readings; False when it was a duplicate.
 
-        ``rows`` are (meter, obis, class_id, raw, scaler, unit).
+        ``rows`` are (meter, obis, class_id, raw, scaler, unit); ``sender`` is the (gateway,
+        sequence number) of its signed identity, if it has one.
         """
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         with self._lock:
@@ -99,9 +117,20 @@ class EmpStore:
             copy = self._conn.execute("SELECT message_id FROM messages WHERE digest = ?", (digest,)).fetchone()
             if copy is not None:  # the same sealed bytes under another id: a replay, not a new message
                 raise ReplayError(f"this message was already stored as {copy[0]}")
+            if sender is not None:
+                last = self._conn.execute("SELECT sequence, message_id FROM senders WHERE gateway = ?",
+                                          (sender[0],)).fetchone()
+                if last is not None and sender[1] <= last[0]:
+                    raise ReplayError(f"sequence {sender[1]} of gateway {sender[0]} is not after its last one, "
+                                      f"{last[0]} ({last[1]})", "old_sequence")
             rows = list(rows)
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                if sender is not None:
+                    self._conn.execute(
+                        "INSERT INTO senders VALUES (?, ?, ?, ?) ON CONFLICT (gateway) DO UPDATE SET "
+                        "sequence = excluded.sequence, message_id = excluded.message_id, updated_at = excluded.updated_at",
+                        (sender[0], sender[1], message_id, now))
                 self._conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
                                    (message_id, digest, now, signer, client, len(rows)))
                 self._conn.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -111,6 +140,13 @@ class EmpStore:
                 self._conn.execute("ROLLBACK")
                 raise
             return True
+
+    def sender(self, gateway: str) -> tuple[int, str] | None:
+        """The highest sequence number stored from ``gateway``, and that message's id."""
+        with self._lock:
+            row = self._conn.execute("SELECT sequence, message_id FROM senders WHERE gateway = ?",
+                                     (gateway,)).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def message(self, message_id: str) -> dict[str, Any] | None:
         with self._lock:

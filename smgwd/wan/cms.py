@@ -37,6 +37,7 @@ from smgwd.wan.cms_envelope import decrypt, encrypt
 from smgwd.wan.cms_errors import (CmsError, ContentTypeError, DecryptionError, DigestMismatchError, MalformedError,
                                   NotForRecipientError, SignatureError, UnsupportedError, UntrustedSignerError)
 from smgwd.wan.cms_signed import sign, verify
+from smgwd.wan.message_identity import IDENTITY_OID, MessageIdentity
 
 __all__ = [
     "ID_AUTH_ENVELOPED_DATA", "ID_DATA", "KARI_BSI", "KARI_RFC5753", "KARI_SCHEMES",
@@ -60,19 +61,24 @@ class Opened:
     chain: tuple[x509.Certificate, ...]  # the verified path, signer first (as the verifier returned it)
     signing_time: datetime | None
     key_agreement: str  # dotted OID the sender used (KARI_RFC5753 or KARI_BSI)
+    identity: MessageIdentity | None = None  # the signed message identity, if the sender gave one
 
 
 def seal(content: bytes, *, signer_cert: x509.Certificate, signer_key: ec.EllipticCurvePrivateKey,
          recipient_certs: Sequence[x509.Certificate], chain: Sequence[x509.Certificate] = (),
-         content_type: str = ID_DATA, kari_oid: str = KARI_RFC5753, signing_time: datetime | None = None) -> bytes:
+         content_type: str = ID_DATA, kari_oid: str = KARI_RFC5753, signing_time: datetime | None = None,
+         identity: MessageIdentity | None = None) -> bytes:
     """DER ContentInfo(SignedData(AuthEnvelopedData(content))) for ``recipient_certs`` (encryption certificates).
 
     ``chain`` certificates (e.g. the sub-CA) travel in the SignedData next to the
     signer's; ``kari_oid`` is :data:`KARI_RFC5753` (default, what OpenSSL and
-    BouncyCastle read) or :data:`KARI_BSI`.
+    BouncyCastle read) or :data:`KARI_BSI`. ``identity`` goes into the signed
+    attributes (:mod:`smgwd.wan.message_identity`).
     """
     envelope = encrypt(content, list(recipient_certs), content_type=content_type, kari_oid=kari_oid)
-    return sign(envelope, ID_AUTH_ENVELOPED_DATA, signer_cert, signer_key, chain=chain, signing_time=signing_time)
+    attributes = [] if identity is None else [(IDENTITY_OID, identity.to_der())]
+    return sign(envelope, ID_AUTH_ENVELOPED_DATA, signer_cert, signer_key, chain=chain, signing_time=signing_time,
+                attributes=attributes)
 
 
 def verify_signer_chain(cert: x509.Certificate, untrusted: Sequence[x509.Certificate],
@@ -100,8 +106,10 @@ def open_(data: bytes, *, recipient_key: ec.EllipticCurvePrivateKey, recipient_c
     except (ChainError, ValueError) as error:
         raise UntrustedSignerError(f"untrusted signer: {error}") from None
 
+    identity = verified.attributes.get(IDENTITY_OID)
     decrypted = decrypt(verified.econtent, recipient_key, recipient_cert)
     if content_type is not None and decrypted.content_type != content_type:
         raise ContentTypeError(f"the encrypted content is {decrypted.content_type}, expected {content_type}")
     return Opened(decrypted.content, decrypted.content_type, verified.signer_cert,
-                  tuple(path) if path else (verified.signer_cert,), verified.signing_time, decrypted.key_agreement)
+                  tuple(path) if path else (verified.signer_cert,), verified.signing_time, decrypted.key_agreement,
+                  None if identity is None else MessageIdentity.from_der(identity))

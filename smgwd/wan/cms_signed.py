@@ -4,7 +4,8 @@ How this works (TR-03116-3 §8.2):
 
 * sign: the eContent is embedded (not detached); the signed attributes are
   content-type (= eContentType), signing-time and message-digest (SHA-256 of
-  the eContent octets); ECDSA with SHA-256 signs the DER of that SET OF with
+  the eContent octets), then any further attributes the caller gives (type OID
+  and DER value); ECDSA with SHA-256 signs the DER of that SET OF with
   the signer's signature key. The signer is named by issuer and serial number;
   its certificate and the given chain certificates travel in ``certificates``.
   SHA-256 AlgorithmIdentifiers are written with absent parameters (RFC 5754).
@@ -12,8 +13,9 @@ How this works (TR-03116-3 §8.2):
   certificates and the caller's extra ones; the signature is checked over the
   signed attributes exactly as the sender encoded them (SET OF tag restored),
   then the message-digest attribute against the eContent and the content-type
-  attribute against eContentType. Whether the signer is trusted is not decided
-  here (see :mod:`smgwd.wan.cms`).
+  attribute against eContentType; further attributes come back as their DER
+  value by type OID. Whether the signer is trusted is not decided here (see
+  :mod:`smgwd.wan.cms`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from smgwd.wan.cms_errors import (ContentTypeError, DigestMismatchError, Malform
 
 __all__ = ["Verified", "sign", "verify"]
 
+_STANDARD = ("content_type", "message_digest", "signing_time")
+
 #: DER of AlgorithmIdentifier{sha256} with absent parameters (asn1crypto would write NULL)
 _SHA256 = bytes.fromhex("300b0609608648016503040201")
 
@@ -50,10 +54,12 @@ class Verified:
     signer_cert: x509.Certificate
     certificates: tuple[x509.Certificate, ...]  # all certificates the message carried
     signing_time: datetime | None
+    attributes: dict[str, bytes]  # further signed attributes: dotted type OID -> DER of the one value
 
 
 def sign(econtent: bytes, econtent_type: str, signer_cert: x509.Certificate, signer_key: ec.EllipticCurvePrivateKey,
-         *, chain: Sequence[x509.Certificate] = (), signing_time: datetime | None = None) -> bytes:
+         *, chain: Sequence[x509.Certificate] = (), signing_time: datetime | None = None,
+         attributes: Sequence[tuple[str, bytes]] = ()) -> bytes:
     """DER ContentInfo(SignedData) over ``econtent``, signed with ECDSA/SHA-256 by ``signer_key``."""
     require_key_pair(signer_key, signer_cert, "signer")
     when = (signing_time or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
@@ -68,6 +74,7 @@ def sign(econtent: bytes, econtent_type: str, signer_cert: x509.Certificate, sig
             {"type": "signing_time",
              "values": [cms.Time({"utc_time" if 1950 <= when.year < 2050 else "generalized_time": when})]},
             {"type": "message_digest", "values": [digest.finalize()]},
+            *({"type": oid, "values": [core.Any.load(value)]} for oid, value in attributes),
         ],
         "signature_algorithm": {"algorithm": "sha256_ecdsa"},
         "signature": b"",
@@ -103,6 +110,7 @@ class _Signed:
     content_type_attr: str
     message_digest: bytes
     signing_time: datetime | None
+    attributes: dict[str, bytes]
 
 
 def verify(data: bytes, extra_certs: Sequence[x509.Certificate] = ()) -> Verified:
@@ -129,7 +137,7 @@ def verify(data: bytes, extra_certs: Sequence[x509.Certificate] = ()) -> Verifie
         raise ContentTypeError(f"content-type attribute {signed.content_type_attr} differs from the "
                                f"eContentType {signed.econtent_type}")
     return Verified(signed.econtent_type, signed.econtent, signed.signer_cert, signed.certificates,
-                    signed.signing_time)
+                    signed.signing_time, signed.attributes)
 
 
 def _parse(der: bytes, extra_certs: Sequence[x509.Certificate]) -> _Signed:
@@ -170,6 +178,7 @@ def _parse(der: bytes, extra_certs: Sequence[x509.Certificate]) -> _Signed:
         content_type_attr=attributes["content_type"].dotted,
         message_digest=attributes["message_digest"].native,
         signing_time=None if signing_time is None else signing_time.native,
+        attributes={name: bytes(value.dump()) for name, value in attributes.items() if name not in _STANDARD},
     )
 
 

@@ -17,7 +17,11 @@ cannot be rendered is set aside: counted in gateway_state
 ``smgwctl deliveries``, logged once, and passed by the watermark with the
 rest, so it never blocks the readings behind it),
 seals each document with CMS for the EMP's encryption certificate and gives
-each a message id ``<gateway>-<emp>-<uuid4 hex>``. The messages and the new
+each a message id ``<gateway>-<emp>-<uuid4 hex>`` and, among its signed
+attributes, its identity (:mod:`~smgwd.wan.message_identity`: gateway, EMP,
+message id, the message's sequence number to this EMP, gateway_state
+``delivery.<emp>.sequence``, and its creation time). The messages, the new
+sequence and the new
 watermark go to the store as ONE statement group, so they commit together or
 not at all: after a crash, either the readings are in an outbox message or
 they are still after the watermark, never both and never neither. Without a
@@ -68,11 +72,12 @@ from smgwd.wan.chain import load_certs
 from smgwd.wan.cms import seal
 from smgwd.wan.delivery_build import SetAside, renderable
 from smgwd.wan.https import HttpsError, HttpsPoster
+from smgwd.wan.message_identity import MessageIdentity
 from smgwd.wan.tls import client_context
 
 __all__ = [
     "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "legacy_watermark_key",
-    "read_cert", "read_certs", "read_key", "set_aside_key", "watermark_key",
+    "read_cert", "read_certs", "read_key", "sequence_key", "set_aside_key", "watermark_key",
 ]
 
 log = logging.getLogger("smgwd.delivery")
@@ -98,6 +103,11 @@ def set_aside_key(emp: str) -> str:
 def watermark_key(emp: str) -> str:
     """The gateway_state key holding the id of the last reading taken for ``emp``."""
     return f"delivery.{emp}.seq"
+
+
+def sequence_key(emp: str) -> str:
+    """The gateway_state key counting the messages made for ``emp`` (each carries its number, signed)."""
+    return f"delivery.{emp}.sequence"
 
 
 def legacy_watermark_key(emp: str) -> str:
@@ -155,10 +165,10 @@ class Sealer:
         self._chain = read_certs(emp.chain) if emp.chain is not None else []
         self._recipient = read_cert(emp.recipient)
 
-    def seal(self, document: bytes) -> bytes:
-        """The DER CMS message carrying ``document``."""
+    def seal(self, document: bytes, identity: MessageIdentity | None = None) -> bytes:
+        """The DER CMS message carrying ``document`` (and ``identity`` among the signed attributes)."""
         return seal(document, signer_cert=self._signer_cert, signer_key=self._signer_key,
-                    recipient_certs=[self._recipient], chain=self._chain)
+                    recipient_certs=[self._recipient], chain=self._chain, identity=identity)
 
 
 class EmpDelivery:
@@ -184,6 +194,8 @@ class EmpDelivery:
             raise DeliveryError(f"emp {emp.id}: {error}") from None
         self._reader: StoreReader | None = None
         self._watermark = 0  # the id of the last reading taken
+        self._sequence = 0  # messages made for this EMP so far (the last one's sequence number)
+        self.gateway_id = gateway_id
         self._loaded = False
         self._failing = False
         self.set_aside = 0  # readings ever set aside for this EMP (they cannot be rendered)
@@ -217,6 +229,8 @@ class EmpDelivery:
             self._watermark = 0
         counted = state.get(set_aside_key(self.emp.id), "0")
         self.set_aside = int(counted) if counted.isdigit() else 0
+        sequence = state.get(sequence_key(self.emp.id), "0")
+        self._sequence = int(sequence) if sequence.isdigit() else 0
         self._loaded = True
 
     def build(self) -> list[str]:
@@ -238,15 +252,23 @@ class EmpDelivery:
         # in gateway-time order within the build: a document groups what was taken at the same time
         readings = sorted((reading for _, reading in found), key=lambda r: r.gateway_time or _NO_TIME)
         poison: list[SetAside] = []
-        messages = [(self._prefix + uuid.uuid4().hex, self._sealer.seal(document))
-                    for document in renderable(readings, self.emp.shape, poison)]
+        created = self.clock()
+        messages: list[tuple[str, bytes]] = []
+        for document in renderable(readings, self.emp.shape, poison):
+            message_id = self._prefix + uuid.uuid4().hex
+            identity = MessageIdentity(self.gateway_id, self.emp.id, message_id, self._sequence + len(messages) + 1,
+                                       created)
+            messages.append((message_id, self._sealer.seal(document, identity)))
         total = self.set_aside + len(poison)
+        state = {sequence_key(self.emp.id): str(self._sequence + len(messages))}
+        if poison:
+            state[set_aside_key(self.emp.id)] = str(total)
         self.store.enqueue(self.emp.id, messages, watermark_key(self.emp.id), str(last),
-                           created_at=self.clock(), notes=[self._set_aside_note(*p) for p in poison],
-                           more_state={set_aside_key(self.emp.id): str(total)} if poison else None)
+                           created_at=created, notes=[self._set_aside_note(*p) for p in poison], more_state=state)
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit the new messages in time")
         self._watermark = last
+        self._sequence += len(messages)
         self.set_aside = total
         self._log_set_aside(poison)
         give_back()  # the documents and CMS work are gone: their pages need not stay resident

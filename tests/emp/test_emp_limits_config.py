@@ -26,11 +26,13 @@ def test_defaults_when_absent(tmp_path: Path, pki: Path) -> None:  # noqa: F811
 
 
 def test_limits_reach_the_server(tmp_path: Path, pki: Path) -> None:  # noqa: F811
-    path = config_file(tmp_path, pki, "request_deadline = 5\nmax_connections = 10\nmax_per_peer = 2\n")
+    path = config_file(tmp_path, pki, "request_deadline = 5\nmax_connections = 10\nmax_per_peer = 2\n"
+                                      "max_body = 1000\n")
     service, server = open_emp(load_emp_config(path))
     try:
         assert server.request_deadline == 5.0
         assert (server.admission.total, server.admission.per_peer) == (10, 2)
+        assert service.max_body == 1000  # it was read, and then ignored: the default 4 MiB held
     finally:
         server.server_close()
         service.store.close()

@@ -65,7 +65,8 @@ class Emp:
             load_pem_private_key((lab / "emp/emp/enc.key").read_bytes(), None),  # type: ignore[arg-type]
             x509.load_pem_x509_certificate((lab / "emp/emp/enc.pem").read_bytes()),
             [x509.load_pem_x509_certificate((lab / "root.pem").read_bytes())],
-            [x509.load_pem_x509_certificate((lab / "subca.pem").read_bytes())], EmpStore(db))
+            [x509.load_pem_x509_certificate((lab / "subca.pem").read_bytes())], EmpStore(db),
+            max_age=timedelta(days=3650))  # the gateway's clock here is fixed in March 2026
         self.context = server_context(lab / "emp/emp/tls.pem", lab / "emp/emp/tls.key", lab / "ca-chain.pem")
         self.server: EmpServer | None = None
 
@@ -154,6 +155,8 @@ def test_messages_are_acked_and_the_emp_stores_the_gateways_readings(
     assert sender.build() == []  # nothing new after the watermark
     sender.close()
     assert "delivery_retry" not in events
+    # every message carried its signed identity: the EMP counted them in sequence, the last one last
+    assert emp.service.store.sender("smgw-lab-1") == (len(ids), ids[-1])
 
 
 def test_selection_of_meters_and_obis(pki: Path, emp: Emp, store: Store) -> None:
