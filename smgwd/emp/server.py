@@ -86,10 +86,12 @@ def body_length(headers: Message) -> int:
     return int(values[0])
 
 
-def _client_name(connection: ssl.SSLSocket) -> str:
+def _client_names(connection: ssl.SSLSocket) -> tuple[str, str | None]:
+    """The TLS client certificate's common name and organizational unit (its SM-PKI role)."""
     cert = connection.getpeercert()
     subject = dict(pair[0] for pair in cert.get("subject", ())) if cert else {}  # type: ignore[misc]
-    return str(subject.get("commonName", "?"))
+    unit = subject.get("organizationalUnitName")
+    return str(subject.get("commonName", "?")), None if unit is None else str(unit)
 
 
 def _close_half_wrapped(error: BaseException) -> None:
@@ -130,7 +132,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.rfile.close()  # first: a file object left open would keep the socket open past its close()
-        self.client = _client_name(self.connection)  # now: after an EOF the SSL object no longer tells
+        self.client, self.client_role = _client_names(self.connection)  # now: after an EOF the SSL object no longer tells
         self.reader = DeadlineReader(self.connection, self.server.request_deadline)
         self.rfile = io.BufferedReader(self.reader)
 
@@ -182,7 +184,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         data = self.rfile.read(length)
         if len(data) < length:
             raise _ClientGone(f"closed after {len(data)} of {length} body bytes")
-        status, answer = service.meterdata(message_id, data, self.client)
+        status, answer = service.meterdata(message_id, data, self.client, client_role=self.client_role)
         self._answer(status, answer)
 
     def _discard(self, length: int) -> None:

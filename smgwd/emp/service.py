@@ -3,7 +3,9 @@
 How this works: :meth:`EmpService.meterdata` takes the message id, the body
 and the TLS client's name, and answers (HTTP status, JSON object). In order:
 size limit, message id syntax, CMS (signature, signer chain to the trusted
-SM-PKI root, decryption with the EMP's encryption key and GCM tag), COSEM/XML
+SM-PKI root, decryption with the EMP's encryption key and GCM tag), who may
+speak (:mod:`smgwd.wan.roles`: the signer is a gateway's signature
+certificate, and the TLS client is that same gateway's TLS certificate), COSEM/XML
 validation against our XSD (jOSEF shape, or a DKE K461 load profile), the
 signed message identity if the message has one (its message id must be the
 header's, its creation time not older than ``max_age``, its sequence number
@@ -30,6 +32,7 @@ from smgwd.emp.store import EmpStore, ReplayError
 from smgwd.safexml import XmlError
 from smgwd.wan.cms import (CmsError, DecryptionError, NotForRecipientError, SignatureError, UntrustedSignerError,
                            open_)
+from smgwd.wan.roles import GATEWAY, participant, participant_of_names
 
 __all__ = ["EmpService", "MESSAGE_ID"]
 
@@ -79,13 +82,30 @@ class EmpService:
     max_age: timedelta = timedelta(days=31)  # oldest creation time of a message accepted (a backlog drains)
     counters: Counter[str] = field(default_factory=Counter)
 
+    @staticmethod
+    def _who_may_speak(signer_cert: x509.Certificate, client: str, client_role: str | None) -> tuple[str, str] | None:
+        """(kind, reason) when the signer or the TLS client may not deliver; None when they may."""
+        signer = participant(signer_cert)
+        if signer.role != GATEWAY or signer.kind != "SIG":
+            return "not_a_gateway", f"the signer is {signer.describe()}: only a gateway's signature certificate may"
+        peer = participant_of_names(client, client_role)
+        if peer.role != GATEWAY or peer.kind != "TLS":
+            return "not_a_gateway", f"the TLS client is {peer.describe()}: only a gateway may deliver"
+        if peer.name != signer.name:
+            return "signer_not_client", f"signed by gateway {signer.name}, sent by gateway {peer.name}"
+        return None
+
     def refuse(self, status: int, kind: str, reason: str, message_id: str, client: str) -> tuple[int, dict[str, Any]]:
         self.counters[kind] += 1
         log.warning("refused message %s from %s: %s: %s", message_id, client, kind, reason)
         return status, {"error": kind, "reason": reason, "message_id": message_id}
 
-    def meterdata(self, message_id: str, body: bytes, client: str) -> tuple[int, dict[str, Any]]:
-        """Check and store one POSTed message; returns (HTTP status, JSON answer)."""
+    def meterdata(self, message_id: str, body: bytes, client: str, *,
+                  client_role: str | None) -> tuple[int, dict[str, Any]]:
+        """Check and store one POSTed message; returns (HTTP status, JSON answer).
+
+        ``client`` and ``client_role``: the TLS client certificate's common name and organizational unit.
+        """
         if len(body) > self.max_body:
             return self.refuse(413, "oversized", f"{len(body)} bytes > {self.max_body}", message_id, client)
         if not MESSAGE_ID.fullmatch(message_id):
@@ -101,6 +121,9 @@ class EmpService:
             return self.refuse(400, "tampered", str(error), message_id, client)
         except CmsError as error:
             return self.refuse(400, "malformed_cms", str(error), message_id, client)
+        speaker = self._who_may_speak(opened.signer_cert, client, client_role)
+        if speaker is not None:
+            return self.refuse(403, speaker[0], speaker[1], message_id, client)
         try:
             rows = rows_of(opened.content)
         except XmlError as error:
