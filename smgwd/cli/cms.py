@@ -26,7 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_private_key, load_pem_private_key
 
 from smgwd.wan.chain import load_certs
-from smgwd.wan.cms import KARI_BSI, KARI_RFC5753, CmsError, open_, seal
+from smgwd.wan.cms import KARI_BSI, KARI_RFC5753, CmsError, UntrustedSignerError, open_, seal
+from smgwd.wan.roles import participant
 
 __all__ = ["KARI_CHOICES", "run_open", "run_seal"]
 
@@ -100,7 +101,11 @@ def _open(args: argparse.Namespace) -> bytes:
     key = _key(args.key)
     trust = _certs(args.trust)
     untrusted = _certs(args.untrusted or [])
-    return open_(_read(args.file), recipient_key=key, recipient_cert=cert, trust=trust, untrusted=untrusted).content
+    opened = open_(_read(args.file), recipient_key=key, recipient_cert=cert, trust=trust, untrusted=untrusted)
+    signer = participant(opened.signer_cert)
+    if args.signer_role is not None and (signer.role != args.signer_role or signer.kind != "SIG"):
+        raise UntrustedSignerError(f"the signer is {signer.describe()}, not a {args.signer_role} signature certificate")
+    return opened.content
 
 
 def run_seal(args: argparse.Namespace) -> int:

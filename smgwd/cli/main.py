@@ -302,6 +302,9 @@ def _add_cms_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
                         help="trusted root certificate(s) (repeatable)")
     opener.add_argument("--untrusted", action="append", metavar="SUBCA.pem",
                         help="intermediate certificates to build the signer's chain (repeatable)")
+    opener.add_argument("--signer-role", metavar="ROLE", default=None,
+                        help="refuse unless the signer's certificate is a signature certificate of this SM-PKI role "
+                             "(its OU: SMGW for a gateway, as the lab EMP demands; EMT, GWA); default: any signer")
 
 
 def main(argv: list[str] | None = None) -> int:

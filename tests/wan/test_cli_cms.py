@@ -125,3 +125,28 @@ def test_usage_errors_exit_1(pki: LabPki, tmp_path: Path) -> None:
     key_as_cert = smgwctl("cms", "open", "--key", pki.enc(CURVE).cert_path, "--cert", pki.enc(CURVE).cert_path,
                           "--trust", pki.root.cert_path, stdin=b"")
     assert key_as_cert.returncode == 1 and b"not a private key" in key_as_cert.stderr
+
+
+def test_open_with_a_signer_role_applies_the_emps_rule(tmp_path: Path) -> None:
+    """--signer-role SMGW: what the lab EMP demands, a gateway's signature certificate (OU=SMGW in the lab PKI)."""
+    from smgwd.wan.pki import init_pki
+
+    lab = tmp_path / "lab"
+    init_pki(lab)
+    (tmp_path / "in.xml").write_bytes(CONTENT)
+
+    def sealed_by(who: str) -> bytes:
+        done = smgwctl("cms", "seal", "--cert", lab / who / "sig.pem", "--key", lab / who / "sig.key",
+                       "--recipient", lab / "emp/emp/enc.pem", "--chain", lab / "subca.pem", tmp_path / "in.xml")
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    opening = ["cms", "open", "--key", lab / "emp/emp/enc.key", "--cert", lab / "emp/emp/enc.pem",
+               "--trust", lab / "root.pem", "--signer-role", "SMGW"]
+    taken = smgwctl(*opening, stdin=sealed_by("smgw/smgw"))
+    assert taken.returncode == 0 and taken.stdout == CONTENT, taken.stderr
+    refused = smgwctl(*opening, stdin=sealed_by("gwa/gwa"))
+    assert refused.returncode == 2, refused.stderr
+    assert b"refused: the signer is gwa (GWA, SIG certificate), not a SMGW signature certificate" in refused.stderr
+    anyone = smgwctl(*opening[:-2], stdin=sealed_by("gwa/gwa"))
+    assert anyone.returncode == 0 and anyone.stdout == CONTENT
