@@ -16,7 +16,7 @@
    Both daemons run twice: on Debian 12's /usr/bin/python3 with Debian's python3-* packages
    (``.venv-debian``, built by ``make test-debian``: what a Pi runs), when that exists, and on the
    benchmark's own interpreter with PyPI's wheels (cryptography's wheel brings a second OpenSSL:
-   some 7 MiB more).
+   about 6 MiB more with one EMP).
 """
 
 from __future__ import annotations
