@@ -29,7 +29,7 @@ test: $(STAMP) host-deps
 ## test-debian: the whole test suite again on Debian 12's /usr/bin/python3 with Debian's python3-*
 ## packages (the versions smgwd runs with on a Pi); builds .venv-debian (deploy/debian-venv.sh)
 DEBIAN_VENV := .venv-debian
-$(DEBIAN_VENV)/.installed: pyproject.toml deploy/debian-venv.sh
+$(DEBIAN_VENV)/.installed: pyproject.toml deploy/debian-venv.sh deploy/apt-missing.sh
 	VENV=$(DEBIAN_VENV) sh deploy/debian-venv.sh
 	touch $@
 

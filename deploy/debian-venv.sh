@@ -8,25 +8,9 @@
 set -eu
 VENV=${VENV:-.venv-debian}
 DEBIAN_PYTHON=${DEBIAN_PYTHON:-/usr/bin/python3}
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO=sudo
-else
-    SUDO=
-fi
-need="python3-venv python3-cryptography python3-lxml python3-asn1crypto python3-serial python3-requests python3-ntplib"
-missing=""
-for pkg in $need; do
-    status=$(dpkg-query -W -f '${db:Status-Abbrev}' "$pkg" 2>/dev/null || true)
-    case "$status" in
-        ii*) ;;
-        *) missing="$missing $pkg" ;;
-    esac
-done
-if [ -n "$missing" ]; then
-    echo "debian-venv: installing$missing" >&2
-    $SUDO apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null
-fi
+. "$(dirname "$0")/apt-missing.sh"
+apt_install_missing debian-venv python3-venv python3-cryptography python3-lxml python3-asn1crypto python3-serial \
+    python3-requests python3-ntplib
 "$DEBIAN_PYTHON" -m venv --system-site-packages "$VENV"
 "$VENV/bin/python" - > "$VENV/debian-constraints.txt" <<'PY'
 from importlib.metadata import version

@@ -12,7 +12,7 @@ import socket
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 from cryptography import x509
@@ -28,6 +28,10 @@ from smgwd.reading import Reading
 from smgwd.wan.delivery import Backoff, EmpDelivery, watermark_key
 from smgwd.wan.pki import init_pki
 from smgwd.wan.tls import server_context
+
+if TYPE_CHECKING:
+    from smgwd.gateway.core import Gateway
+    from smgwd.wan.deliveries import Deliveries
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 OBIS = ("1-0:1.8.0*255", "1-0:2.8.0*255", "1-0:16.7.0*255")
@@ -378,20 +382,26 @@ def test_a_large_backlog_is_built_in_parts_without_losing_a_reading(
     sender.close()
 
 
-def test_reload_restarts_only_changed_deliveries(pki: Path, emp: Emp, tmp_path: Path) -> None:
+def delivering_gateway(tmp_path: Path, emps: tuple[EmpConfig, ...]) -> tuple[Gateway, Deliveries]:
+    """A gateway with no meters, its store in ``tmp_path``, delivering to ``emps`` (call inside the loop)."""
     from smgwd.gateway.config import ControlConfig, GatewayConfig, StoreConfig, TimeConfig
     from smgwd.gateway.core import Gateway
     from smgwd.gateway.sdnotify import Notifier
     from smgwd.wan.deliveries import Deliveries
 
+    config = GatewayConfig(store=StoreConfig(path=tmp_path / "gw.db"), time=TimeConfig(servers=()),
+                           control=ControlConfig(socket=tmp_path / "control.sock"), emps=emps)
+    deliveries = Deliveries()
+    return Gateway(config, notifier=Notifier.disabled(), listeners=[deliveries]), deliveries
+
+
+def test_reload_restarts_only_changed_deliveries(pki: Path, emp: Emp, tmp_path: Path) -> None:
     first = emp_config(pki, emp.port)
     second = replace(first, id="other", recipient=pki / "lab" / "missing.pem")  # cannot start: logged, skipped
-    config = GatewayConfig(store=StoreConfig(path=tmp_path / "gw.db"), time=TimeConfig(servers=()),
-                           control=ControlConfig(socket=tmp_path / "control.sock"), emps=(first,))
 
     async def main() -> None:
-        deliveries = Deliveries()
-        gateway = Gateway(config, notifier=Notifier.disabled(), listeners=[deliveries])
+        gateway, deliveries = delivering_gateway(tmp_path, (first,))
+        config = gateway.config
         await gateway.start()
         try:
             task = deliveries.emps["emp"].task
@@ -414,19 +424,12 @@ def test_a_key_not_of_its_certificate_stops_that_delivery_and_the_status_says_so
         pki: Path, emp: Emp, tmp_path: Path) -> None:
     """A signature key of another certificate would sign what the EMP refuses: the delivery does not start,
     the status line names it, readings go on being stored, and a reload with the right key starts it."""
-    from smgwd.gateway.config import ControlConfig, GatewayConfig, StoreConfig, TimeConfig
-    from smgwd.gateway.core import Gateway
-    from smgwd.gateway.sdnotify import Notifier
-    from smgwd.wan.deliveries import Deliveries
-
     good = emp_config(pki, emp.port)
     wrong = replace(good, sig_key=pki / "lab" / "smgw" / "smgw" / "tls.key")  # a real key, of the TLS certificate
-    config = GatewayConfig(store=StoreConfig(path=tmp_path / "gw.db"), time=TimeConfig(servers=()),
-                           control=ControlConfig(socket=tmp_path / "control.sock"), emps=(wrong,))
 
     async def main() -> None:
-        deliveries = Deliveries()
-        gateway = Gateway(config, notifier=Notifier.disabled(), listeners=[deliveries])
+        gateway, deliveries = delivering_gateway(tmp_path, (wrong,))
+        config = gateway.config
         await gateway.start()
         try:
             assert deliveries.emps == {}
