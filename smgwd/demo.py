@@ -26,12 +26,14 @@ and removed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
 import signal
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import TextIO
 
@@ -227,9 +229,14 @@ cert = "pki/emp/emp/enc.pem"
 key = "pki/emp/emp/enc.key"
 trust = "pki/root.pem"
 untrusted = "pki/subca.pem"
+name = "emp"        # the [[emps]] id gateways deliver to: a message signed for another EMP is refused
 
 [store]
 path = "emp.db"
+
+[gateways]
+# the meters each gateway (the name in its certificates) may report; "*" for any
+smgw = [{meters}]
 """
 
 #: What the live view shows: label, unit, digits and the divisor from the stored unit.
@@ -283,14 +290,16 @@ class LiveView(Listener):
         self.out.flush()
 
 
-def _start_emp(workdir: Path) -> tuple[EmpService, EmpServer]:
-    """The lab PKI (made once) and the EMP serving in a thread; emp.toml names its real port."""
+def _start_emp(workdir: Path, meters: list[str]) -> tuple[EmpService, EmpServer]:
+    """The lab PKI (made once) and the EMP serving in a thread, the gateway bound to ``meters``;
+    emp.toml names its real port."""
     if not (workdir / "pki" / "root.pem").exists():
         init_pki(workdir / "pki")
     emp_path = workdir / "emp.toml"
-    emp_path.write_text(EMP_TOML.format(port=0))
+    bound = ", ".join(json.dumps(meter) for meter in meters)
+    emp_path.write_text(EMP_TOML.format(port=0, meters=bound))
     service, server = open_emp(load_emp_config(emp_path))
-    emp_path.write_text(EMP_TOML.format(port=server.port))
+    emp_path.write_text(EMP_TOML.format(port=server.port, meters=bound))
     server.serve_in_thread()
     return service, server
 
@@ -319,7 +328,7 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
     simulator = Simulator(parse_sim_config(sim_xml.encode(), str(sim_path)))
     await simulator.start()
     gateway: Gateway | None = None
-    service, server = _start_emp(workdir)
+    server: EmpServer | None = None
     try:
         household = simulator.meters["household"]
         pty = simulator.pushers[0].sink.path  # type: ignore[attr-defined]
@@ -329,7 +338,9 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
             han_a=simulator.pushers[1].sink.path, han_b=simulator.pushers[2].sink.path,  # type: ignore[attr-defined]
             bus=simulator.buses[0].port.path,  # type: ignore[attr-defined]
             keys=workdir / "keys",
-        ) + EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
+        )
+        service, server = _start_emp(workdir, [meter["id"] for meter in tomllib.loads(toml)["meters"]])
+        toml += EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
         config_path = workdir / "smgwd.toml"
         config_path.write_text(toml)
         gateway = Gateway(load_config(config_path), notifier=Notifier.disabled(), listeners=[Deliveries()])
@@ -356,10 +367,11 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
         if gateway is not None:
             await gateway.stop()
         await simulator.stop()
-        server.shutdown()
-        server.server_close()
-        messages, received = service.store.counts()
-        service.store.close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            messages, received = service.store.counts()
+            service.store.close()
     print(f"\nstopped. {view.count} readings stored in {workdir / 'smgwd.db'}; the EMP acknowledged {messages} "
           f"messages with {received} readings ({workdir / 'emp.db'})", file=out)
     return 0

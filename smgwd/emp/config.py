@@ -7,6 +7,11 @@ directory, so a lab directory made by ``smgwctl pki init`` can be moved. The
 file is read within the limits of :mod:`smgwd.gateway.config_limits`, like the
 gateway's (a regular file of at most 1 MiB, UTF-8, nesting and dotted keys
 bounded), and the numbers of ``[server]`` within their ranges.
+
+``[gateways]`` binds each gateway to the meters it may report: a key per
+gateway (the participant name of its certificates, ``smgw`` for
+``CN=smgw SIG``), its value the list of meter ids, ``"*"`` for any. Without the
+section any gateway may report any meter.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ _SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
                "request_deadline": (float, 30.0), "max_connections": (int, 64), "max_per_peer": (int, 8)},
     "tls": {"cert": (Path, None), "key": (Path, None), "client_ca": (Path, None)},
     "cms": {"cert": (Path, None), "key": (Path, None), "trust": (Path, None), "untrusted": (Path, ""),
-            "max_age_days": (float, 31.0)},
+            "max_age_days": (float, 31.0), "name": (str, "")},
     "store": {"path": (Path, "emp.db")},
 }
+_GATEWAYS = "gateways"
+_MAX_METERS = 100_000
 
 
 #: numbers and their ranges (a deadline in seconds, a body in bytes, an age in days)
@@ -58,6 +65,24 @@ class EmpConfig:
     max_connections: int = 64
     max_per_peer: int = 8
     max_age_days: float = 31.0  # a message created longer ago is refused as stale
+    #: the name gateways deliver to (their [[emps]] id, signed in each message); "" = not checked
+    name: str = ""
+    #: gateway participant name -> the meter ids it may report ("*": any); None: no binding
+    gateways: dict[str, frozenset[str]] | None = None
+
+
+def _gateways(path: Path, table: object) -> dict[str, frozenset[str]]:
+    if not isinstance(table, dict):
+        raise EmpConfigError(f"{path}: {_GATEWAYS}: expected a table of gateway = [meter ids]")
+    bound: dict[str, frozenset[str]] = {}
+    for gateway, meters in table.items():
+        where = f"{path}: {_GATEWAYS}.{gateway}"
+        if not isinstance(meters, list) or not all(isinstance(m, str) and m for m in meters):
+            raise EmpConfigError(f"{where}: expected a list of meter ids (\"*\" for any), got {meters!r}"[:300])
+        if len(meters) > _MAX_METERS:
+            raise EmpConfigError(f"{where}: {len(meters)} meters, more than {_MAX_METERS}")
+        bound[gateway] = frozenset(meters)
+    return bound
 
 
 def load_emp_config(path: str | Path) -> EmpConfig:
@@ -69,8 +94,9 @@ def load_emp_config(path: str | Path) -> EmpConfig:
         raise EmpConfigError(f"{path}: {error}") from None
     values: dict[str, Any] = {}
     for section in document:
-        if section not in _SCHEMA:
-            raise EmpConfigError(f"{path}: {section}: unknown section (expected one of {', '.join(_SCHEMA)})")
+        if section not in _SCHEMA and section != _GATEWAYS:
+            raise EmpConfigError(f"{path}: {section}: unknown section "
+                                 f"(expected one of {', '.join([*_SCHEMA, _GATEWAYS])})")
     for section, keys in _SCHEMA.items():
         table = document.get(section, {})
         if not isinstance(table, dict):
@@ -101,4 +127,5 @@ def load_emp_config(path: str | Path) -> EmpConfig:
         values["tls.key"], values["tls.client_ca"], values["cms.cert"], values["cms.key"], values["cms.trust"],
         values["cms.untrusted"], values["store.path"], values["server.request_deadline"],
         values["server.max_connections"], values["server.max_per_peer"], values["cms.max_age_days"],
+        values["cms.name"], None if _GATEWAYS not in document else _gateways(path, document[_GATEWAYS]),
     )

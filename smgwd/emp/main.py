@@ -60,6 +60,8 @@ def open_emp(config: EmpConfig) -> tuple[EmpService, EmpServer]:
         EmpStore(config.store),
         max_body=config.max_body,
         max_age=timedelta(days=config.max_age_days),
+        name=config.name or None,
+        gateways=config.gateways,
     )
     server = EmpServer((config.host, config.port), service,
                        server_context(config.tls_cert, config.tls_key, config.client_ca),
@@ -100,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         for reading in store.readings(args.meter, args.obis):
             record = reading.record()
             print(json.dumps(record) if args.format == "json" else
-                  f"{record['received_at']}  {record['meter']:20} {record['obis']:16} {record['raw']:>20}"
-                  f"  scaler {record['scaler']}  unit {record['unit']}")
+                  f"{record['received_at']}  {record['meter']:20} {record['obis']:16} {record['raw']!s:>20}"
+                  f"  scaler {record['scaler']}  unit {record['unit']}  taken {record['gateway_time'] or '-'}"
+                  f" ({record['time_quality'] or 'no time'})")
         return 0
     return _serve(config)
 

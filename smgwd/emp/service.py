@@ -7,9 +7,11 @@ SM-PKI root, decryption with the EMP's encryption key and GCM tag), who may
 speak (:mod:`smgwd.wan.roles`: the signer is a gateway's signature
 certificate, and the TLS client is that same gateway's TLS certificate), COSEM/XML
 validation against our XSD (jOSEF shape, or a DKE K461 load profile), the
-signed message identity if the message has one (its message id must be the
-header's, its creation time not older than ``max_age``, its sequence number
-after the gateway's last), then idempotent storage. Every refusal has a status, a reason and a counter;
+meters (with ``gateways`` set, the signing gateway may report only its own),
+the signed message identity if the message has one (it must name this EMP when
+``name`` is set, its message id must be the header's, its creation time not
+older than ``max_age``, its sequence number after the gateway's last), then
+idempotent storage. Every refusal has a status, a reason and a counter;
 nothing half-checked is ever stored.
 """
 
@@ -19,16 +21,20 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from smgwd.cosem.classes import CosemObject, Data, ExtendedRegister, LogicalDevice, Register, from_structure
-from smgwd.cosem.datatypes import DataType
-from smgwd.emp.store import EmpStore, ReplayError
+from smgwd.cosem.classes import Data, ExtendedRegister, LogicalDevice, Register, from_structure
+from smgwd.cosem.cosemtime import clock_status, cosem_to_datetime
+from smgwd.cosem.datatypes import DataType, DlmsValue
+from smgwd.cosem.errors import CosemError
+from smgwd.cosem.xml_values import XML_NAMES
+from smgwd.emp.store import EmpStore, ReplayError, Row
+from smgwd.meters.value_status import meter_status_of_fnn, quality_of_clock_status, quality_of_fnn
 from smgwd.safexml import XmlError
 from smgwd.wan.cms import (CmsError, DecryptionError, NotForRecipientError, SignatureError, UntrustedSignerError,
                            open_)
@@ -39,18 +45,42 @@ __all__ = ["EmpService", "MESSAGE_ID"]
 log = logging.getLogger("smgw-emp")
 
 MESSAGE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
-Row = tuple[str, str, int, str, "int | None", "int | None"]
 
 
-def _raw(value: object) -> str:
-    return value.hex() if isinstance(value, bytes) else str(value)
+def _raw(value: DlmsValue) -> str:
+    return value.value.hex() if isinstance(value.value, bytes) else str(value.value)
 
 
-def _object_rows(meter: str, obj: CosemObject) -> Iterator[Row]:
-    if isinstance(obj, (Register, ExtendedRegister)):
-        yield meter, str(obj.logical_name), obj.class_id, _raw(obj.value.value), obj.scaler, obj.unit
-    elif isinstance(obj, Data):
-        yield meter, str(obj.logical_name), obj.class_id, _raw(obj.value.value), None, None
+def _int_or_none(value: DlmsValue) -> int | None:
+    return value.value if isinstance(value.value, int) and not isinstance(value.value, bool) else None
+
+
+def _captured(register: ExtendedRegister, fnn: bool) -> tuple[int | None, str | None, str | None]:
+    """(meter status, capture time ISO 8601 UTC, time quality) of an Extended Register.
+
+    ``fnn``: the status is the FNN combined word (K461), whose upper half says the quality;
+    else it is the meter's word and the capture time's clock status says it.
+    """
+    try:
+        when: str | None = cosem_to_datetime(register.capture_time).isoformat()
+    except CosemError:  # an unspecified capture time: the value has no time
+        return _int_or_none(register.status), None, None
+    status = _int_or_none(register.status)
+    if fnn and status is not None:
+        quality = quality_of_fnn(status)
+        if quality is not None:
+            return meter_status_of_fnn(status) or None, when, quality.value
+    return status, when, quality_of_clock_status(clock_status(register.capture_time)).value
+
+
+def _object_row(meter: str, obj: Data | Register, fnn: bool = False) -> Row:
+    row = Row(meter, str(obj.logical_name), obj.class_id, XML_NAMES[obj.value.type], _raw(obj.value))
+    if isinstance(obj, ExtendedRegister):
+        status, when, quality = _captured(obj, fnn)
+        return replace(row, scaler=obj.scaler, unit=obj.unit, status=status, gateway_time=when, time_quality=quality)
+    if isinstance(obj, Register):
+        return replace(row, scaler=obj.scaler, unit=obj.unit)
+    return row
 
 
 def rows_of(document: bytes) -> list[Row]:
@@ -59,14 +89,14 @@ def rows_of(document: bytes) -> list[Row]:
         from smgwd.cosem import xml_k461
 
         meter, profile = xml_k461.decode(document)
-        return [
-            row for line in profile.buffer for cell in line if cell.type is not DataType.NULL_DATA
-            for row in _object_rows(meter, from_structure(4, cell))
-        ]
+        cells = (from_structure(4, cell) for line in profile.buffer for cell in line
+                 if cell.type is not DataType.NULL_DATA)
+        return [_object_row(meter, register, fnn=True) for register in cells if isinstance(register, Register)]
     from smgwd.cosem import xml_josef
 
     devices: list[LogicalDevice] = xml_josef.decode(document)
-    return [row for device in devices for obj in device.objects for row in _object_rows(device.id, obj)]
+    return [_object_row(device.id, obj) for device in devices for obj in device.objects
+            if isinstance(obj, (Data, Register))]
 
 
 @dataclass
@@ -81,6 +111,25 @@ class EmpService:
     max_body: int = 4 * 1024 * 1024
     max_age: timedelta = timedelta(days=31)  # oldest creation time of a message accepted (a backlog drains)
     counters: Counter[str] = field(default_factory=Counter)
+    #: the EMP's name a signed identity must name (None: not checked)
+    name: str | None = None
+    #: gateway -> the meters it may report ("*": any); None: any gateway, any meter
+    gateways: dict[str, frozenset[str]] | None = None
+
+    def _unbound(self, gateway: str, rows: Sequence[Row]) -> tuple[str, str] | None:
+        """(kind, reason) when ``gateway`` reports a meter it is not bound to; None when all are its own."""
+        if self.gateways is None:
+            return None
+        allowed = self.gateways.get(gateway)
+        if allowed is None:
+            return "unknown_gateway", f"gateway {gateway} is not in this EMP's [gateways]"
+        if "*" in allowed:
+            return None
+        foreign = sorted({row.meter for row in rows} - allowed)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            return "meter_not_bound", f"gateway {gateway} may not report meter(s) {shown}"
+        return None
 
     @staticmethod
     def _who_may_speak(signer_cert: x509.Certificate, client: str, client_role: str | None) -> tuple[str, str] | None:
@@ -128,8 +177,14 @@ class EmpService:
             rows = rows_of(opened.content)
         except XmlError as error:
             return self.refuse(422, "malformed_xml", str(error), message_id, client)
+        unbound = self._unbound(participant(opened.signer_cert).name, rows)
+        if unbound is not None:
+            return self.refuse(403, unbound[0], unbound[1], message_id, client)
         identity = opened.identity
         if identity is not None:
+            if self.name is not None and identity.emp != self.name:
+                return self.refuse(403, "not_for_this_emp", f"the message is signed for EMP {identity.emp}, "
+                                   f"this is {self.name}", message_id, client)
             if identity.message != message_id:
                 return self.refuse(400, "id_mismatch", f"the signed message id is {identity.message}, "
                                    f"the header says {message_id}", message_id, client)

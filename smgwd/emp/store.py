@@ -11,7 +11,9 @@ under another id. A message that carries a signed identity
 gateway: ``senders`` keeps each gateway's highest sequence number, moved in the
 same transaction, so an old message sealed anew under a new id is refused as
 an old sequence. Values keep the raw integer and scaler, as everywhere in
-smgwd.
+smgwd, with the DLMS type they came in, the meter's status word, the gateway's
+capture time and its time quality (an older store gains those columns when it
+is opened for writing; its old rows have them empty).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["EmpStore", "ReplayError", "StoredReading"]
+__all__ = ["EmpStore", "ReplayError", "Row", "StoredReading"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -42,7 +44,11 @@ CREATE TABLE IF NOT EXISTS readings (
     raw TEXT NOT NULL,
     scaler INTEGER,
     unit INTEGER,
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    value_type TEXT,
+    status TEXT,
+    gateway_time TEXT,
+    time_quality TEXT
 );
 CREATE INDEX IF NOT EXISTS readings_meter ON readings (meter, obis, received_at);
 CREATE INDEX IF NOT EXISTS messages_digest ON messages (digest);
@@ -53,6 +59,29 @@ CREATE TABLE IF NOT EXISTS senders (
     updated_at TEXT NOT NULL
 );
 """
+
+
+#: Columns added to ``readings`` after the first release, with their types (see :meth:`EmpStore._migrate`).
+_ADDED_COLUMNS = (("value_type", "TEXT"), ("status", "TEXT"), ("gateway_time", "TEXT"), ("time_quality", "TEXT"))
+_READING_COLUMNS = ("message_id", "meter", "obis", "class_id", "raw", "scaler", "unit", "received_at",
+                    *(name for name, _ in _ADDED_COLUMNS))
+_INTEGER_TYPES = ("integer", "unsigned", "short", "ushort", "long", "ulong", "long64", "ulong64", "enum")
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One reading of an accepted message, as :meth:`EmpStore.accept` stores it."""
+
+    meter: str
+    obis: str
+    class_id: int
+    value_type: str  # the DLMS type's XML name: "ulong64", "octet-string", "boolean", ...
+    raw: str  # the value as text (integers exactly; octet strings as hex)
+    scaler: int | None = None
+    unit: int | None = None
+    status: int | None = None  # the meter's status word
+    gateway_time: str | None = None  # ISO 8601 UTC: when the gateway took the value
+    time_quality: str | None = None  # synchronised | drifting | unsynchronised
 
 
 class ReplayError(ValueError):
@@ -66,6 +95,8 @@ class ReplayError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class StoredReading:
+    """A stored reading, in the column order of the ``readings`` table."""
+
     message_id: str
     meter: str
     obis: str
@@ -74,11 +105,29 @@ class StoredReading:
     scaler: int | None
     unit: int | None
     received_at: str
+    value_type: str | None = None
+    status: str | None = None
+    gateway_time: str | None = None
+    time_quality: str | None = None
+
+    def typed_raw(self) -> int | bool | str:
+        """The raw value as JSON gives it: an integer, a boolean, or text (octet strings as hex)."""
+        if self.value_type in _INTEGER_TYPES:
+            return int(self.raw)
+        if self.value_type == "boolean":
+            return self.raw == "True"
+        return self.raw
 
     def record(self) -> dict[str, Any]:
+        """The JSON object of ``smgw-emp readings --format json`` and ``GET /v1/readings``."""
+        from smgwd.cosem.units import unit_symbol
+
         return {
             "message_id": self.message_id, "meter": self.meter, "obis": self.obis, "class_id": self.class_id,
-            "raw": self.raw, "scaler": self.scaler, "unit": self.unit, "received_at": self.received_at,
+            "raw": self.typed_raw(), "value_type": self.value_type, "scaler": self.scaler,
+            "unit": None if self.unit is None else unit_symbol(self.unit), "unit_code": self.unit,
+            "status": None if self.status is None else int(self.status),
+            "gateway_time": self.gateway_time, "time_quality": self.time_quality, "received_at": self.received_at,
         }
 
 
@@ -94,18 +143,29 @@ class EmpStore:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
+            self._migrate()
+        have = self._reading_columns()
+        self._select = ", ".join(name if name in have else f"NULL AS {name}" for name in _READING_COLUMNS)
         self._lock = threading.Lock()
+
+    def _reading_columns(self) -> set[str]:
+        return {row[1] for row in self._conn.execute("PRAGMA table_info(readings)")}
+
+    def _migrate(self) -> None:
+        """Add the columns a store of an older release lacks (appended, as in ``_SCHEMA``)."""
+        have = self._reading_columns()
+        for name, kind in _ADDED_COLUMNS:
+            if name not in have:
+                self._conn.execute(f"ALTER TABLE readings ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self._conn.close()
 
     def accept(self, message_id: str, digest: str, signer: str, client: str,
-               rows: Iterable[tuple[str, str, int, str, int | None, int | None]],
-               sender: tuple[str, int] | None = None) -> bool:
+               rows: Iterable[Row], sender: tuple[str, int] | None = None) -> bool:
         """Store a message and its readings; False when it was a duplicate.
 
-        ``rows`` are (meter, obis, class_id, raw, scaler, unit); ``sender`` is the (gateway,
-        sequence number) of its signed identity, if it has one.
+        ``sender`` is the (gateway, sequence number) of its signed identity, if it has one.
         """
         now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         with self._lock:
@@ -133,8 +193,10 @@ class EmpStore:
                         (sender[0], sender[1], message_id, now))
                 self._conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
                                    (message_id, digest, now, signer, client, len(rows)))
-                self._conn.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                                       [(message_id, *row, now) for row in rows])
+                self._conn.executemany(
+                    f"INSERT INTO readings ({', '.join(_READING_COLUMNS)}) VALUES ({', '.join('?' * len(_READING_COLUMNS))})",
+                    [(message_id, r.meter, r.obis, r.class_id, r.raw, r.scaler, r.unit, now, r.value_type,
+                      None if r.status is None else str(r.status), r.gateway_time, r.time_quality) for r in rows])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -166,7 +228,8 @@ class EmpStore:
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT * FROM readings {where} ORDER BY received_at, rowid LIMIT ?", (*params, limit)
+                f"SELECT {self._select} FROM readings {where} ORDER BY received_at, rowid LIMIT ?",
+                (*params, limit)
             ).fetchall()
         return [StoredReading(*row) for row in rows]
 

@@ -287,8 +287,13 @@ class Timebase:
         return self.quality()
 
     def stamp(self) -> tuple[datetime, TimeQuality]:
-        """The gateway time (system clock, UTC, timezone-aware) and its quality."""
-        return datetime.fromtimestamp(self._clock(), timezone.utc), self.quality()
+        """The gateway time (system clock, UTC, timezone-aware) and its quality.
+
+        To the hundredth of a second, the resolution of a COSEM date-time: what the
+        store keeps is exactly what a delivery carries.
+        """
+        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        return now.replace(microsecond=now.microsecond - now.microsecond % 10_000), self.quality()
 
     def quality(self) -> TimeQuality:
         """The quality now; logs and reports a change."""

@@ -1,17 +1,24 @@
 """Readings onto the COSEM model: one logical device per meter.
 
 How this works: the latest reading of each OBIS code becomes one COSEM object
-of its meter's logical device. A number with a unit or scaler is a Register
-(class 3), or an Extended Register (class 4) when the meter also sent a status
-word or a real capture date; anything else (identifiers, text, flags) is a
-Data object (class 1). Values keep the meter's raw integer in the smallest
-DLMS integer type that holds it, and scaler/unit as sent.
+of its meter's logical device. A reading the gateway stamped (every stored
+one) is an Extended Register (class 4), whatever its value: raw value, scaler
+and unit as the meter sent them (unit 255 "count" when it sent none), its
+status the meter's status word (null-data when it sent none), and its capture
+time the gateway's time with the time quality in the clock status
+(:mod:`smgwd.meters.value_status`). The meter's own time is not a capture
+time: under TR-03109 the gateway's clock stamps the values.
 
-A meter time the gateway flagged as implausible (quirk
-:data:`IMPLAUSIBLE_METER_TIME`, see :mod:`smgwd.gateway.plausibility`) is
-never sent as a capture time: a register leaves it out (no capture date: a
-Register, or an Extended Register with the unspecified date), a load profile
-places the reading at the gateway's time instead.
+A reading without a gateway time (a capture decoded offline) keeps what the
+meter gave: a number with unit or scaler is a Register, or an Extended
+Register when the meter also sent a status word or a real date; anything else
+is a Data object (class 1). A meter time the gateway flagged as implausible
+(quirk :data:`IMPLAUSIBLE_METER_TIME`, see :mod:`smgwd.gateway.plausibility`)
+is never sent as a capture time.
+
+Values keep the meter's raw integer in the smallest DLMS integer type that
+holds it. A load profile (:func:`load_profile`, the K461 shape) places each
+reading at its gateway time, its status the FNN combined status word.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from smgwd.cosem.classes import (
 from smgwd.cosem.cosemtime import UNSPECIFIED_DATE_TIME, datetime_to_cosem
 from smgwd.cosem.datatypes import NULL, DataType, DlmsValue
 from smgwd.cosem.obis import Obis
+from smgwd.meters.value_status import clock_status_of, fnn_status
 from smgwd.reading import Reading
 
 __all__ = ["IMPLAUSIBLE_METER_TIME", "cosem_object", "load_profile", "logical_devices"]
@@ -57,14 +65,18 @@ def _meter_datetime(reading: Reading) -> datetime | None:
     return reading.meter_time.as_datetime()
 
 
-def _extended_register(reading: Reading, capture_time: bytes) -> ExtendedRegister:
-    status = NULL if reading.status is None else DlmsValue.for_int(reading.status, signed_hint=False)
+def _extended_register(reading: Reading, capture_time: bytes, status: DlmsValue | None = None) -> ExtendedRegister:
+    if status is None:
+        status = NULL if reading.status is None else DlmsValue.for_int(reading.status, signed_hint=False)
     unit = UNIT_NONE if reading.unit is None else reading.unit
     return ExtendedRegister(reading.obis, _value(reading.raw), reading.scaler, unit, status, capture_time)
 
 
 def cosem_object(reading: Reading) -> CosemObject:
     """The COSEM object that holds one reading."""
+    if reading.gateway_time is not None:
+        stamped = datetime_to_cosem(reading.gateway_time, clock_status_of(reading.time_quality))
+        return _extended_register(reading, stamped)
     raw = reading.raw
     value = _value(raw)
     numeric = isinstance(raw, int) and not isinstance(raw, bool)
@@ -89,7 +101,7 @@ def logical_devices(readings: Iterable[Reading]) -> list[LogicalDevice]:
 
 
 def _capture_time(reading: Reading) -> datetime | None:
-    return _meter_datetime(reading) or reading.gateway_time
+    return reading.gateway_time or _meter_datetime(reading)
 
 
 def load_profile(
@@ -97,10 +109,12 @@ def load_profile(
 ) -> ProfileGeneric:
     """A Profile Generic of one meter's numeric readings: a row per capture time.
 
-    The capture time is the meter's date where it sent one, else the gateway's
-    time; a reading with neither has no place in a profile and raises ValueError.
-    Columns are Extended Registers in order of first appearance; a row without a
-    value for a column holds null-data there.
+    The capture time is the gateway's time (with its quality as clock status),
+    for a reading decoded offline the meter's date; a reading with neither has
+    no place in a profile and raises ValueError. Columns are Extended Registers
+    in order of first appearance, each cell's status the FNN combined status
+    word (:func:`~smgwd.meters.value_status.fnn_status`: CosemError for a meter
+    status beyond 32 bits); a row without a value for a column holds null-data.
     """
     rows: dict[datetime, dict[Obis, Reading]] = {}
     columns: dict[Obis, None] = {}
@@ -120,7 +134,9 @@ def load_profile(
             if cell is None:
                 cells.append(NULL)
                 continue
-            cells.append(to_structure(_extended_register(cell, datetime_to_cosem(when))))
+            status = DlmsValue(DataType.LONG64_UNSIGNED, fnn_status(cell.status, cell.time_quality))
+            captured = datetime_to_cosem(when, clock_status_of(cell.time_quality))
+            cells.append(to_structure(_extended_register(cell, captured, status)))
         buffer.append(tuple(cells))
     return ProfileGeneric(
         logical_name,

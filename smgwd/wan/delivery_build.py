@@ -5,7 +5,8 @@ documents are jOSEF logical devices, which hold one value per meter and OBIS
 code; readings are cut, in gateway-time order, into runs where no (meter,
 OBIS) repeats, so every reading is delivered. ``k461`` makes one load profile
 per meter (numeric readings only: a profile has no place for octet strings or
-booleans).
+booleans), and another one for that meter when a (gateway time, OBIS) cell
+repeats, since a profile has one cell per row and column.
 
 :func:`renderable` yields the documents one at a time, so a build holds one
 document in flight (its caller seals it and lets it go) instead of all of them.
@@ -35,11 +36,19 @@ Shape = Literal["josef", "k461"]
 def groups(readings: Sequence[Reading], shape: Shape) -> list[list[Reading]]:
     """The readings of each document, oldest first (see the module comment)."""
     if shape == "k461":
-        by_meter: dict[str, list[Reading]] = {}
+        profiles: list[list[Reading]] = []
+        current: dict[str, tuple[list[Reading], set[tuple[object, str]]]] = {}
         for reading in readings:
-            if not isinstance(reading.raw, (bool, bytes)):
-                by_meter.setdefault(reading.meter_id, []).append(reading)
-        return list(by_meter.values())
+            if isinstance(reading.raw, (bool, bytes)):
+                continue
+            cell = (reading.gateway_time, str(reading.obis))
+            profile = current.get(reading.meter_id)
+            if profile is None or cell in profile[1]:
+                profile = current[reading.meter_id] = ([], set())
+                profiles.append(profile[0])
+            profile[0].append(reading)
+            profile[1].add(cell)
+        return profiles
     runs: list[list[Reading]] = []
     seen: set[tuple[str, str]] = set()
     for reading in readings:

@@ -143,7 +143,7 @@ def lab_emp(tmpdir: Path) -> Iterator[str]:
     from smgwd.wan.pki import init_pki
 
     init_pki(tmpdir / "pki")
-    (tmpdir / "emp.toml").write_text(EMP_TOML.format(port=0))
+    (tmpdir / "emp.toml").write_text(EMP_TOML.format(port=0, meters="\"*\""))
     service, server = open_emp(load_emp_config(tmpdir / "emp.toml"))
     server.serve_in_thread()
     try:

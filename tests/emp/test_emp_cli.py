@@ -29,7 +29,7 @@ def test_serve_store_list_stop(tmp_path: Path) -> None:
     init_pki(tmp_path / "pki")
     port = free_port()
     config = tmp_path / "emp.toml"
-    config.write_text(EMP_TOML.format(port=port))
+    config.write_text(EMP_TOML.format(port=port, meters="\"*\""))
     emp = subprocess.Popen([sys.executable, "-m", "smgwd.emp.main", "--config", str(config)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -46,7 +46,7 @@ def test_serve_store_list_stop(tmp_path: Path) -> None:
         listed = subprocess.run([sys.executable, "-m", "smgwd.emp.main", "--config", str(config), "readings",
                                  "--format", "json", "--obis", "1-0:1.8.1*255"], capture_output=True, text=True,
                                 timeout=30)
-        assert [json.loads(line)["raw"] for line in listed.stdout.splitlines()] == ["147967771"]
+        assert [json.loads(line)["raw"] for line in listed.stdout.splitlines()] == [147967771]
         emp.send_signal(signal.SIGTERM)
         assert emp.wait(10) == 0
     finally:

@@ -16,7 +16,7 @@ from tests.emp.test_emp_service import pki  # noqa: F401 - fixture
 def config_file(tmp_path: Path, pki: Path, extra: str = "") -> Path:  # noqa: F811
     (tmp_path / "pki").symlink_to(pki / "lab")
     path = tmp_path / "emp.toml"
-    path.write_text(EMP_TOML.format(port=0).replace("[tls]", extra + "\n[tls]"))
+    path.write_text(EMP_TOML.format(port=0, meters="\"*\"").replace("[tls]", extra + "\n[tls]"))
     return path
 
 

@@ -177,7 +177,7 @@ def test_get_routes(emp: tuple[EmpServer, EmpService], pki: Path) -> None:
         session.mount("https://", TlsAdapter(client_context(tls / "tls.pem", tls / "tls.key", pki / "lab/ca-chain.pem")))
         base = f"https://localhost:{server.port}"
         readings = session.get(f"{base}/v1/readings", params={"obis": "1-0:1.8.2*255"}, timeout=10).json()
-        assert [r["raw"] for r in readings] == ["20124"]
+        assert [r["raw"] for r in readings] == [20124]
         assert session.get(f"{base}/v1/messages/g-1", timeout=10).json()["readings"] == 6
         assert session.get(f"{base}/v1/messages/nope", timeout=10).status_code == 404
         assert json.loads(session.get(f"{base}/nothing", timeout=10).text) == {"error": "not_found"}

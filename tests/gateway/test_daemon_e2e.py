@@ -278,7 +278,7 @@ def test_kill_9_while_delivering_then_restart_delivers_each_reading_once(tmp_pat
 
     init_pki(tmp_path / "pki")
     emp_port = free_port()
-    (tmp_path / "emp.toml").write_text(EMP_TOML.format(port=emp_port))
+    (tmp_path / "emp.toml").write_text(EMP_TOML.format(port=emp_port, meters="\"*\""))
     emp = subprocess.Popen([sys.executable, "-m", "smgwd.emp.main", "--config", str(tmp_path / "emp.toml")],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert emp.stdout is not None and "listening" in emp.stdout.readline()

@@ -81,16 +81,18 @@ def test_load_profile_in_k461_shape_roundtrip() -> None:
 
     from smgwd.cosem import xml_k461
     from smgwd.meters.cosem_map import load_profile
-    from smgwd.reading import Reading
+    from smgwd.reading import Reading, TimeQuality
 
     start = datetime(2026, 3, 29, 0, 0, tzinfo=timezone.utc)
     e180, p1670 = Obis(1, 0, 1, 8, 0), Obis(1, 0, 16, 7, 0)
     readings = []
+    synced = TimeQuality.SYNCHRONISED  # clock status 0x00: the only one ISO text carries back
     for k in range(4):
         at = start + timedelta(minutes=15 * k)
-        readings.append(Reading("1EMH0012345678", e180, 100_000 + 250 * k, -1, 30, 0x104, gateway_time=at))
+        readings.append(Reading("1EMH0012345678", e180, 100_000 + 250 * k, -1, 30, 0x104, gateway_time=at,
+                                time_quality=synced))
         if k != 2:  # one missing power value: that cell stays empty
-            readings.append(Reading("1EMH0012345678", p1670, 1000 - k, 0, 27, gateway_time=at))
+            readings.append(Reading("1EMH0012345678", p1670, 1000 - k, 0, 27, gateway_time=at, time_quality=synced))
     profile = load_profile(readings)
     assert [c.logical_name for c in profile.capture_objects] == [e180, p1670]
     assert len(profile.buffer) == 4 and profile.buffer[2][1].type is DataType.NULL_DATA
@@ -99,6 +101,8 @@ def test_load_profile_in_k461_shape_roundtrip() -> None:
     assert meter == "1EMH0012345678"
     assert back.buffer == profile.buffer and back.capture_objects == profile.capture_objects
     assert b"0100010800ff.1EMH0012345678.sm" in document
+    # the status is the FNN combined word: gateway word 0x05 (identification) over the meter's 0x104
+    assert b"<ns2:ulong64>21474836740</ns2:ulong64>" in document and 0x5_0000_0104 == 21474836740
 
 
 def test_load_profile_refuses_seconds_index_only() -> None:
