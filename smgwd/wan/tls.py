@@ -3,10 +3,11 @@
 How this works: both sides require a certificate from the configured CA
 (the client pins its EMP's CA: no system trust store is loaded), allow TLS 1.2
 with the ECDHE-ECDSA AES-GCM suites (and the SHA-2 CBC ones TR-03116-3 lists),
-offer the ECDHE group of their own certificate's curve (brainpoolP256r1 in the
-SM-PKI; in TLS 1.2 a client must advertise it or a brainpool server cannot
-pick an ECDSA suite), and refuse renegotiation, session tickets and
-compression. TLS 1.3 is allowed only when the OpenSSL at run time knows the
+offer the TR-03116-3 ECDHE groups with their own certificate's curve first
+(brainpoolP256r1 in the SM-PKI; in TLS 1.2 a client must advertise it or a
+brainpool server cannot pick an ECDSA suite; :mod:`smgwd.wan.tls_groups`, and
+where that cannot be done, that one curve alone, with a warning), and refuse
+renegotiation, session tickets and compression. TLS 1.3 is allowed only when the OpenSSL at run time knows the
 brainpool TLS 1.3 groups (3.2 and later); OpenSSL 3.0 (Debian 12) has none,
 so there the maximum stays TLS 1.2. The gateway posts with
 :mod:`smgwd.wan.https`; :mod:`smgwd.wan.tls_requests` lets ``requests`` use such
@@ -15,8 +16,11 @@ a context (the lab tools and tests).
 
 from __future__ import annotations
 
+import logging
 import ssl
 from pathlib import Path
+
+from smgwd.wan.tls_groups import groups_for, offer_groups
 
 __all__ = ["CIPHERS", "client_context", "server_context", "tls13_with_brainpool"]
 
@@ -28,6 +32,8 @@ CIPHERS = ":".join((
     "ECDHE-ECDSA-AES256-SHA384",
 ))
 _OPTIONS = ssl.OP_NO_RENEGOTIATION | ssl.OP_NO_TICKET | ssl.OP_NO_COMPRESSION
+log = logging.getLogger("smgwd.tls")
+_warned: set[str] = set()
 
 
 def tls13_with_brainpool() -> bool:
@@ -42,6 +48,10 @@ def _context(purpose: int, cert: Path, key: Path, ca: Path, curve: str) -> ssl.S
     context.set_ciphers(CIPHERS)
     context.set_ecdh_curve(curve)
     context.options |= _OPTIONS
+    trouble = offer_groups(context, groups_for(curve, tls13_with_brainpool()))
+    if trouble is not None and trouble not in _warned:
+        _warned.add(trouble)
+        log.warning("TLS offers only the group %s: %s", curve, trouble)
     context.verify_mode = ssl.CERT_REQUIRED
     context.load_cert_chain(str(cert), str(key))
     context.load_verify_locations(cafile=str(ca))

@@ -24,15 +24,15 @@ def openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def make_ca(d: Path, name: str) -> None:
-    openssl("ecparam", "-name", "brainpoolP256r1", "-genkey", "-noout", "-out", f"{name}.key", cwd=d)
+def make_ca(d: Path, name: str, curve: str = "brainpoolP256r1") -> None:
+    openssl("ecparam", "-name", curve, "-genkey", "-noout", "-out", f"{name}.key", cwd=d)
     openssl("req", "-x509", "-new", "-key", f"{name}.key", "-subj", f"/CN={name}", "-days", "30",
             "-addext", "basicConstraints=critical,CA:true", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
             "-out", f"{name}.pem", cwd=d)
 
 
-def make_leaf(d: Path, name: str, ca: str) -> None:
-    openssl("ecparam", "-name", "brainpoolP256r1", "-genkey", "-noout", "-out", f"{name}.key", cwd=d)
+def make_leaf(d: Path, name: str, ca: str, curve: str = "brainpoolP256r1") -> None:
+    openssl("ecparam", "-name", curve, "-genkey", "-noout", "-out", f"{name}.key", cwd=d)
     openssl("req", "-new", "-key", f"{name}.key", "-subj", f"/CN={name}", "-out", f"{name}.csr", cwd=d)
     (d / f"{name}.ext").write_text(
         "basicConstraints=critical,CA:false\nkeyUsage=critical,digitalSignature\n"
