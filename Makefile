@@ -37,7 +37,7 @@ test-debian: $(DEBIAN_VENV)/.installed host-deps
 	$(DEBIAN_VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 ## demo: simulator + gateway on loopback for 20 s (live view), then decode real captures
-demo: $(STAMP)
+demo: $(STAMP) host-deps
 	$(VENV)/bin/smgwd demo --duration 20
 	@echo "== EMH eHZ push frame (vzlogger test capture) =="
 	$(VENV)/bin/smgwctl decode sml --format table tests/data/sml/emh_ehz_vzlogger.hex

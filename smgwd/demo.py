@@ -12,8 +12,10 @@ pulses per real second, so accelerated time shows it 225 times too high), and a 
 security mode 5, T1) and a heat meter (mode 7, C1) heard by an emulated iM871A
 stick on another pty (every key in ``DIR/keys``, 0600). The
 gateway gets a configuration generated for them, its store in the demo
-directory, and no NTP server (so every reading says ``unsynchronised``,
-honestly). The lab EMP runs too: a fresh lab PKI in ``DIR/pki`` (kept when it
+directory, and a real NTP server: a chronyd on loopback serving this machine's
+clock (:mod:`smgwd.loopback_ntp`; the clock is never touched), so readings are
+stamped ``synchronised``; with no chronyd at hand it says why and every reading
+says ``unsynchronised``, honestly. The lab EMP runs too: a fresh lab PKI in ``DIR/pki`` (kept when it
 is there), ``smgw-emp``'s server in a thread with its store ``DIR/emp.db`` and
 its ``DIR/emp.toml``, and an ``[[emps]]`` table delivering every 10 s over
 mutual TLS. The live view shows each meter's link state and latest values as
@@ -26,6 +28,7 @@ and removed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -35,7 +38,7 @@ import sys
 import tempfile
 import tomllib
 from pathlib import Path
-from typing import TextIO
+from typing import Iterator, TextIO
 
 from smgwd.cosem.obis import Obis
 from smgwd.emp.config import load_emp_config
@@ -46,6 +49,7 @@ from smgwd.gateway.config import load_config
 from smgwd.gateway.core import Gateway
 from smgwd.gateway.listener import Listener
 from smgwd.gateway.sdnotify import Notifier
+from smgwd.loopback_ntp import ChronydUnavailable, chronyd
 from smgwd.reading import Reading
 from smgwd.sim.app import Simulator
 from smgwd.sim.config import parse_config as parse_sim_config
@@ -118,7 +122,7 @@ id = "smgw-demo"
 path = "{db}"
 
 [time]
-servers = []          # no NTP in the demo: readings are stamped "unsynchronised"
+{time}
 
 [control]
 socket = "{socket}"
@@ -320,7 +324,21 @@ def _meter_keys(workdir: Path) -> dict[str, str]:
     return out
 
 
-async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
+@contextlib.contextmanager
+def _loopback_ntp(workdir: Path, out: TextIO) -> Iterator[str]:
+    """The demo's [time] lines: a chronyd on loopback when one is at hand (readings stamped synchronised)."""
+    try:
+        with chronyd(workdir / "chrony") as port:
+            print(f"NTP: chronyd on 127.0.0.1:{port} serves this machine's clock (stratum 8; the clock is "
+                  "not touched)", file=out)
+            yield f'servers = ["127.0.0.1:{port}"]   # the demo\'s chronyd on loopback\npoll_interval = 16'
+            return
+    except ChronydUnavailable as why:
+        print(f"NTP: none, so readings are stamped unsynchronised ({why})", file=out)
+    yield 'servers = []   # no chronyd at hand: readings are stamped "unsynchronised"'
+
+
+async def _demo(workdir: Path, duration: float | None, out: TextIO, time_lines: str) -> int:
     sim_path = workdir / "simulator.xml"
     sim_xml = SIMULATOR_XML.format(**_meter_keys(workdir))
     sim_path.write_text(sim_xml)
@@ -337,7 +355,7 @@ async def _demo(workdir: Path, duration: float | None, out: TextIO) -> int:
             pty=pty, household=household.server_id.hex(), radio=simulator.radios[0].emulator.port.path,  # type: ignore[attr-defined]
             han_a=simulator.pushers[1].sink.path, han_b=simulator.pushers[2].sink.path,  # type: ignore[attr-defined]
             bus=simulator.buses[0].port.path,  # type: ignore[attr-defined]
-            keys=workdir / "keys",
+            keys=workdir / "keys", time=time_lines,
         )
         service, server = _start_emp(workdir, [meter["id"] for meter in tomllib.loads(toml)["meters"]])
         toml += EMPS_TOML.format(emp_port=server.port, emp_interval=EMP_INTERVAL)
@@ -385,7 +403,8 @@ def run_demo(directory: str | None, duration: float | None, out: TextIO = sys.st
     print(f"smgwd demo: simulator and gateway on loopback; files in {workdir}", file=out)
     print("(Ctrl-C stops)" if duration is None else f"(stops after {duration:g} s)", file=out, flush=True)
     try:
-        status = asyncio.run(_demo(workdir, duration, out))
+        with _loopback_ntp(workdir, out) as time_lines:
+            status = asyncio.run(_demo(workdir, duration, out, time_lines))
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)

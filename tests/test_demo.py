@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from smgwd.emp.config import load_emp_config
 from smgwd.emp.store import EmpStore
 from smgwd import demo
 from smgwd.gateway.store import StoreReader
+from smgwd.loopback_ntp import find_chronyd
 
 
 def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,5 +41,16 @@ def test_demo_delivers_to_the_emp(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         new_wires = {(r.meter, r.obis, r.raw, r.scaler) for r in store.readings()
                      if r.meter in ("water", "heat", "flat-a", "flat-b")}
         assert new_wires <= ours, sorted(new_wires - ours)[:5]  # as the gateway recorded them
+        # every value carries the gateway's time; with the demo's chronyd most are stamped synchronised
+        # (those before the first NTP answer are not)
+        qualities = Counter(r.time_quality for r in store.readings())
+        assert all(r.gateway_time for r in store.readings())
+        if find_chronyd() is not None:
+            assert "NTP: chronyd on 127.0.0.1:" in text
+            assert qualities["synchronised"] > 0.9 * sum(qualities.values()), qualities
+        else:
+            assert "NTP: none, so readings are stamped unsynchronised" in text
     finally:
         store.close()
+    with StoreReader(tmp_path / "smgwd.db") as reader:
+        assert not reader.outbox("failed")  # the EMP refused nothing: the demo's meters are the gateway's own

@@ -96,17 +96,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smgw-emp: {error}", file=sys.stderr)
         return EX_CONFIG
     if args.command == "readings":
-        from smgwd.emp.store import EmpStore
+        from smgwd.cli.pipes import quiet_on_broken_pipe
 
-        store = EmpStore(config.store, readonly=True)
-        for reading in store.readings(args.meter, args.obis):
-            record = reading.record()
-            print(json.dumps(record) if args.format == "json" else
-                  f"{record['received_at']}  {record['meter']:20} {record['obis']:16} {record['raw']!s:>20}"
-                  f"  scaler {record['scaler']}  unit {record['unit']}  taken {record['gateway_time'] or '-'}"
-                  f" ({record['time_quality'] or 'no time'})")
-        return 0
+        return quiet_on_broken_pipe(lambda: _list(config, args))
     return _serve(config)
+
+
+def _list(config: EmpConfig, args: argparse.Namespace) -> int:
+    """``smgw-emp readings``: what the store holds, one line (or JSON object) per reading."""
+    from smgwd.emp.store import EmpStore
+
+    store = EmpStore(config.store, readonly=True)
+    for reading in store.readings(args.meter, args.obis):
+        record = reading.record()
+        print(json.dumps(record) if args.format == "json" else
+              f"{record['received_at']}  {record['meter']:20} {record['obis']:16} {record['raw']!s:>20}"
+              f"  scaler {record['scaler']}  unit {record['unit']}  taken {record['gateway_time'] or '-'}"
+              f" ({record['time_quality'] or 'no time'})")
+    return 0
 
 
 if __name__ == "__main__":
