@@ -84,18 +84,17 @@ def chronyd(workdir: Path, *, local_stratum: int | None = 8, start_timeout: floa
 
 
 def _wait_until_answering(proc: subprocess.Popen[bytes], port: int, limit: float, logfile: Path) -> None:
-    import ntplib
+    from smgwd.gateway.timebase import NtpError, ntplib_query
 
     deadline = time.monotonic() + limit
-    client = ntplib.NTPClient()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ChronydUnavailable(f"chronyd exited with {proc.returncode}: "
                                      f"{logfile.read_text(errors='replace').strip()}")
         try:
-            client.request("127.0.0.1", version=4, port=port, timeout=0.2)
+            ntplib_query("127.0.0.1", port, 0.2)
             return
-        except ntplib.NTPException:
+        except NtpError:
             continue
     raise ChronydUnavailable(f"chronyd did not answer on 127.0.0.1:{port} within {limit:g} s: "
                              f"{logfile.read_text(errors='replace').strip()}")
