@@ -99,6 +99,14 @@ def rows_of(document: bytes) -> list[Row]:
             if isinstance(obj, (Data, Register))]
 
 
+def sender_of(signer_cert: x509.Certificate, gateway: str) -> str:
+    """Whose sequence a message continues: the signing participant's, for the gateway id it signed.
+
+    Keyed by the certificate too, so no gateway can move another's sequence by naming its id.
+    """
+    return f"{participant(signer_cert).name}/{gateway}"
+
+
 @dataclass
 class EmpService:
     """The checks and storage of the lab EMP."""
@@ -196,7 +204,8 @@ class EmpService:
         digest = hashlib.sha256(body).hexdigest()
         try:
             stored = self.store.accept(message_id, digest, signer, client, rows,
-                                       None if identity is None else (identity.gateway, identity.sequence))
+                                       None if identity is None else (sender_of(opened.signer_cert, identity.gateway),
+                                                                      identity.sequence))
         except ReplayError as error:
             return self.refuse(409, error.kind, str(error), message_id, client)
         self.counters["stored" if stored else "duplicate"] += 1

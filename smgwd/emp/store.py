@@ -8,7 +8,8 @@ same bytes again is a duplicate (acknowledged, not stored twice); the same id
 with other bytes is a replay attempt and refused, and so are the same bytes
 under another id. A message that carries a signed identity
 (:mod:`smgwd.wan.message_identity`) must also come after the last one of its
-gateway: ``senders`` keeps each gateway's highest sequence number, moved in the
+gateway: ``senders`` keeps each sender's highest sequence number (the service names a
+sender by signing participant and gateway id), moved in the
 same transaction, so an old message sealed anew under a new id is refused as
 an old sequence. Values keep the raw integer and scaler, as everywhere in
 smgwd, with the DLMS type they came in, the meter's status word, the gateway's

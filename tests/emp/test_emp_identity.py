@@ -53,8 +53,8 @@ def test_messages_in_sequence_are_stored(emp: tuple[EmpServer, EmpService], pki:
 
 @pytest.mark.parametrize(("case", "status", "kind", "reason"), [
     ("header_differs", 400, "id_mismatch", "the signed message id is m-9, the header says m-8"),
-    ("old_sequence", 409, "old_sequence", "sequence 1 of gateway smgw-lab-1 is not after its last one, 3 (m-3)"),
-    ("same_sequence", 409, "old_sequence", "sequence 3 of gateway smgw-lab-1 is not after its last one, 3 (m-3)"),
+    ("old_sequence", 409, "old_sequence", "sequence 1 of gateway smgw/smgw-lab-1 is not after its last one, 3 (m-3)"),
+    ("same_sequence", 409, "old_sequence", "sequence 3 of gateway smgw/smgw-lab-1 is not after its last one, 3 (m-3)"),
     ("stale", 409, "stale", "more than 31 days ago"),
 ])
 def test_refusals(emp: tuple[EmpServer, EmpService], pki: Path, case: str, status: int, kind: str,  # noqa: F811
@@ -88,3 +88,21 @@ def test_another_gateway_counts_on_its_own(emp: tuple[EmpServer, EmpService], pk
 def test_a_malformed_identity_is_a_malformed_message(value: bytes) -> None:
     with pytest.raises(MalformedError):
         MessageIdentity.from_der(value)
+
+
+def test_another_gateway_naming_this_ones_id_cannot_move_its_sequence(emp: tuple[EmpServer, EmpService],  # noqa: F811
+                                                                      pki: Path) -> None:
+    """smgw2, a gateway of the same PKI, signs sequence 1000 under smgw's gateway id: smgw's own 2 still goes in."""
+    from smgwd.wan.pki import issue
+
+    server, _ = emp
+    if not (pki / "lab/smgw/smgw2").exists():
+        issue(pki / "lab", "smgw", "smgw2")
+    lab = pki / "lab"
+    assert post(server, pki, "s-1", sealed_as(pki, "s-1", 1)).status_code == 200
+    hostile = seal(document(), signer_cert=cert(lab / "smgw/smgw2/sig.pem"), signer_key=key(lab / "smgw/smgw2/sig.key"),
+                   recipient_certs=[cert(lab / "emp/emp/enc.pem")], chain=[cert(lab / "subca.pem")],
+                   identity=MessageIdentity("smgw-lab-1", "emp", "x-1000", 1000, NOW))
+    assert post(server, pki, "x-1000", hostile, client="lab/smgw/smgw2").status_code == 200  # its own sequence
+    answer = post(server, pki, "s-2", sealed_as(pki, "s-2", 2))
+    assert answer.status_code == 200, answer.text
