@@ -61,11 +61,11 @@ def _captured(register: ExtendedRegister, fnn: bool) -> tuple[int | None, str | 
     ``fnn``: the status is the FNN combined word (K461), whose upper half says the quality;
     else it is the meter's word and the capture time's clock status says it.
     """
-    try:
-        when: str | None = cosem_to_datetime(register.capture_time).isoformat()
-    except CosemError:  # an unspecified capture time: the value has no time
-        return _int_or_none(register.status), None, None
     status = _int_or_none(register.status)
+    try:
+        when = cosem_to_datetime(register.capture_time).isoformat()
+    except CosemError:  # an unspecified capture time: the value has no time
+        return status, None, None
     if fnn and status is not None:
         quality = quality_of_fnn(status)
         if quality is not None:
@@ -99,12 +99,12 @@ def rows_of(document: bytes) -> list[Row]:
             if isinstance(obj, (Data, Register))]
 
 
-def sender_of(signer_cert: x509.Certificate, gateway: str) -> str:
+def sender_of(signer: str, gateway: str) -> str:
     """Whose sequence a message continues: the signing participant's, for the gateway id it signed.
 
     Keyed by the certificate too, so no gateway can move another's sequence by naming its id.
     """
-    return f"{participant(signer_cert).name}/{gateway}"
+    return f"{signer}/{gateway}"
 
 
 @dataclass
@@ -185,7 +185,8 @@ class EmpService:
             rows = rows_of(opened.content)
         except XmlError as error:
             return self.refuse(422, "malformed_xml", str(error), message_id, client)
-        unbound = self._unbound(participant(opened.signer_cert).name, rows)
+        speaker_name = participant(opened.signer_cert).name
+        unbound = self._unbound(speaker_name, rows)
         if unbound is not None:
             return self.refuse(403, unbound[0], unbound[1], message_id, client)
         identity = opened.identity
@@ -204,7 +205,7 @@ class EmpService:
         digest = hashlib.sha256(body).hexdigest()
         try:
             stored = self.store.accept(message_id, digest, signer, client, rows,
-                                       None if identity is None else (sender_of(opened.signer_cert, identity.gateway),
+                                       None if identity is None else (sender_of(speaker_name, identity.gateway),
                                                                       identity.sequence))
         except ReplayError as error:
             return self.refuse(409, error.kind, str(error), message_id, client)

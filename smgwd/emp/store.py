@@ -26,6 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from smgwd.cosem.datatypes import INTEGER_TYPES
+from smgwd.cosem.xml_values import XML_NAMES
+
 __all__ = ["EmpStore", "ReplayError", "Row", "StoredReading"]
 
 _SCHEMA = """
@@ -66,7 +69,8 @@ CREATE TABLE IF NOT EXISTS senders (
 _ADDED_COLUMNS = (("value_type", "TEXT"), ("status", "TEXT"), ("gateway_time", "TEXT"), ("time_quality", "TEXT"))
 _READING_COLUMNS = ("message_id", "meter", "obis", "class_id", "raw", "scaler", "unit", "received_at",
                     *(name for name, _ in _ADDED_COLUMNS))
-_INTEGER_TYPES = ("integer", "unsigned", "short", "ushort", "long", "ulong", "long64", "ulong64", "enum")
+#: The XML names of the DLMS integer types: their raw text is an integer.
+_INTEGER_TYPES = frozenset(XML_NAMES[kind] for kind in INTEGER_TYPES)
 
 
 @dataclass(frozen=True, slots=True)
