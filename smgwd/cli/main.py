@@ -141,6 +141,7 @@ STORE_COMMANDS = {
     "export": ("smgwd.cli.export", "run"),
     "deliveries": ("smgwd.cli.deliveries", "run"),
     "store": ("smgwd.cli.store_check", "run"),  # store check (its only action)
+    "taf6": ("smgwd.cli.taf6", "run"),
 }
 
 
@@ -188,6 +189,15 @@ def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) ->
     deliveries.add_argument("--state", choices=("queued", "sent", "acked", "failed"), help="only this state")
     deliveries.add_argument("--format", choices=("table", "json"), default="table",
                             help="output: a table (default) or JSON Lines")
+    taf6 = commands.add_parser(
+        "taf6", parents=[where], help="readings on demand (TAF6): the running daemon sends an EMP the current values",
+        description="Ask the running daemon (its control socket, from --config) to send EMP the latest value of "
+                    "every OBIS code of the meters named (all meters the EMP is given if none) at once. Prints "
+                    "the message ids; exit status 1 with the daemon's reason if it refuses.")
+    taf6.add_argument("emp", metavar="EMP", help="the [[emps]] id")
+    taf6.add_argument("meters", metavar="METER", nargs="*", help="only these meters")
+    taf6.add_argument("--format", choices=("table", "json"), default="table",
+                      help="output: message ids one per line (default) or the daemon's JSON answer")
     store = commands.add_parser("store", help="check the store's database file",
                                 description="Work with the store's database file itself.")
     store_actions = store.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -34,7 +34,7 @@ from smgwd.cosem.datatypes import DataType, DlmsValue
 from smgwd.cosem.errors import CosemError
 from smgwd.cosem.xml_values import XML_NAMES
 from smgwd.emp.store import EmpStore, ReplayError, Row
-from smgwd.meters.value_status import meter_status_of_fnn, quality_of_clock_status, quality_of_fnn
+from smgwd.meters.value_status import marks_of_fnn, meter_status_of_fnn, quality_of_clock_status, quality_of_fnn
 from smgwd.safexml import XmlError
 from smgwd.wan.cms import (CmsError, DecryptionError, NotForRecipientError, SignatureError, UntrustedSignerError,
                            open_)
@@ -55,8 +55,8 @@ def _int_or_none(value: DlmsValue) -> int | None:
     return value.value if isinstance(value.value, int) and not isinstance(value.value, bool) else None
 
 
-def _captured(register: ExtendedRegister, fnn: bool) -> tuple[int | None, str | None, str | None]:
-    """(meter status, capture time ISO 8601 UTC, time quality) of an Extended Register.
+def _captured(register: ExtendedRegister, fnn: bool) -> tuple[int | None, str | None, str | None, tuple[str, ...]]:
+    """(meter status, capture time ISO 8601 UTC, time quality, the gateway's marks) of an Extended Register.
 
     ``fnn``: the status is the FNN combined word (K461), whose upper half says the quality;
     else it is the meter's word and the capture time's clock status says it.
@@ -65,19 +65,20 @@ def _captured(register: ExtendedRegister, fnn: bool) -> tuple[int | None, str | 
     try:
         when = cosem_to_datetime(register.capture_time).isoformat()
     except CosemError:  # an unspecified capture time: the value has no time
-        return status, None, None
+        return status, None, None, ()
     if fnn and status is not None:
         quality = quality_of_fnn(status)
         if quality is not None:
-            return meter_status_of_fnn(status) or None, when, quality.value
-    return status, when, quality_of_clock_status(clock_status(register.capture_time)).value
+            return meter_status_of_fnn(status) or None, when, quality.value, marks_of_fnn(status)
+    return status, when, quality_of_clock_status(clock_status(register.capture_time)).value, ()
 
 
 def _object_row(meter: str, obj: Data | Register, fnn: bool = False) -> Row:
     row = Row(meter, str(obj.logical_name), obj.class_id, XML_NAMES[obj.value.type], _raw(obj.value))
     if isinstance(obj, ExtendedRegister):
-        status, when, quality = _captured(obj, fnn)
-        return replace(row, scaler=obj.scaler, unit=obj.unit, status=status, gateway_time=when, time_quality=quality)
+        status, when, quality, marks = _captured(obj, fnn)
+        return replace(row, scaler=obj.scaler, unit=obj.unit, status=status, gateway_time=when, time_quality=quality,
+                       marks=marks)
     if isinstance(obj, Register):
         return replace(row, scaler=obj.scaler, unit=obj.unit)
     return row

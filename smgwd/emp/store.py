@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS readings (
     value_type TEXT,
     status TEXT,
     gateway_time TEXT,
-    time_quality TEXT
+    time_quality TEXT,
+    marks TEXT
 );
 CREATE INDEX IF NOT EXISTS readings_meter ON readings (meter, obis, received_at);
 CREATE INDEX IF NOT EXISTS messages_digest ON messages (digest);
@@ -66,7 +67,8 @@ CREATE TABLE IF NOT EXISTS senders (
 
 
 #: Columns added to ``readings`` after the first release, with their types (see :meth:`EmpStore._migrate`).
-_ADDED_COLUMNS = (("value_type", "TEXT"), ("status", "TEXT"), ("gateway_time", "TEXT"), ("time_quality", "TEXT"))
+_ADDED_COLUMNS = (("value_type", "TEXT"), ("status", "TEXT"), ("gateway_time", "TEXT"), ("time_quality", "TEXT"),
+                  ("marks", "TEXT"))
 _READING_COLUMNS = ("message_id", "meter", "obis", "class_id", "raw", "scaler", "unit", "received_at",
                     *(name for name, _ in _ADDED_COLUMNS))
 #: The XML names of the DLMS integer types: their raw text is an integer.
@@ -87,6 +89,7 @@ class Row:
     status: int | None = None  # the meter's status word
     gateway_time: str | None = None  # ISO 8601 UTC: when the gateway took the value
     time_quality: str | None = None  # synchronised | drifting | unsynchronised
+    marks: tuple[str, ...] = ()  # the gateway's marks of a derived value: gap, interpolated
 
 
 class ReplayError(ValueError):
@@ -114,6 +117,7 @@ class StoredReading:
     status: str | None = None
     gateway_time: str | None = None
     time_quality: str | None = None
+    marks: str | None = None  # what the gateway derived: "gap", "interpolated" (comma-separated)
 
     def typed_raw(self) -> int | bool | str:
         """The raw value as JSON gives it: an integer, a boolean, or text (octet strings as hex)."""
@@ -132,7 +136,8 @@ class StoredReading:
             "raw": self.typed_raw(), "value_type": self.value_type, "scaler": self.scaler,
             "unit": None if self.unit is None else unit_symbol(self.unit), "unit_code": self.unit,
             "status": None if self.status is None else int(self.status),
-            "gateway_time": self.gateway_time, "time_quality": self.time_quality, "received_at": self.received_at,
+            "gateway_time": self.gateway_time, "time_quality": self.time_quality,
+            "marks": [] if not self.marks else self.marks.split(","), "received_at": self.received_at,
         }
 
 
@@ -201,7 +206,8 @@ class EmpStore:
                 self._conn.executemany(
                     f"INSERT INTO readings ({', '.join(_READING_COLUMNS)}) VALUES ({', '.join('?' * len(_READING_COLUMNS))})",
                     [(message_id, r.meter, r.obis, r.class_id, r.raw, r.scaler, r.unit, now, r.value_type,
-                      None if r.status is None else str(r.status), r.gateway_time, r.time_quality) for r in rows])
+                      None if r.status is None else str(r.status), r.gateway_time, r.time_quality,
+                      ",".join(r.marks) or None) for r in rows])
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
@@ -47,6 +48,9 @@ from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.dongle import WmbusReceiverLink
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
 from smgwd.meters.sml.profiles import PROFILES, SmlProfile
+from smgwd.taf.calendar import CalendarError, TariffCalendar, parse_calendar, time_zone
+from smgwd.taf.periods import PERIODS, Period
+from smgwd.taf.values import Capture
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -189,6 +193,22 @@ class EmpConfig:
     shape: Literal["josef", "k461"] = "josef"  # COSEM/XML encoding
     timeout: float = 4.0  # seconds per HTTPS request; below 5 s, so a stop never waits longer
     enabled: bool = True
+    # the tariff use case (smgwd.taf): "readings" every stored reading (the lab profile), "taf14" the same
+    # every few seconds; "taf1" register values at each billing period's end, "taf2" tariff registers per
+    # time-of-use zone, "taf7" quarter-hour load profiles, each delivered once its ``period`` is over
+    taf: Literal["readings", "taf1", "taf2", "taf7", "taf14"] = "readings"
+    period: Period = "day"  # taf1/taf2: the billing period (default month), taf7: one message per period
+    time_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Berlin"))  # of days and switch times
+    tolerance: float = 10.0  # seconds between a reading and the instant it is taken for
+    interpolate_within: float = 0.0  # interpolate between readings at most this far apart (0: never)
+    grace: float = 120.0  # seconds after a period's end before it is closed (late readings)
+    tariff: TariffCalendar | None = None  # taf2: its calendar, from [tariffs.<name>]
+    on_demand: bool = True  # TAF6: this EMP may ask for the current values (smgwctl taf6)
+
+    @property
+    def capture(self) -> Capture:
+        """How this EMP's tariff use case finds a register value at an instant."""
+        return Capture(self.tolerance, self.interpolate_within)
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +429,15 @@ def _strings(item_check: Check, expected: str) -> Check:
     return check
 
 
+def _zone(value: Any, key: str) -> ZoneInfo:
+    if not isinstance(value, str):
+        raise _Problem(key, f"{_got(value)} (expected an IANA time zone such as \"Europe/Berlin\")")
+    try:
+        return time_zone(value)
+    except ValueError as error:
+        raise _Problem(key, str(error)) from None
+
+
 def _obis(value: Any, key: str) -> str:
     expected = "an OBIS code such as \"1-0:1.8.0*255\""
     if not isinstance(value, str):
@@ -496,6 +525,14 @@ _EMP_FIELDS: dict[str, Check] = {
     "recipient": _path,
     "timeout": _seconds(),
     "enabled": _boolean,
+    "taf": _choice(("readings", "taf1", "taf2", "taf7", "taf14")),
+    "period": _choice(PERIODS),
+    "time_zone": _zone,
+    "tolerance": _seconds(zero="readings at the instant only"),
+    "interpolate_within": _seconds(zero="never interpolate"),
+    "grace": _seconds(zero="close a period at its end"),
+    "tariff": _text(r"[A-Za-z0-9_-]{1,64}", "the name of a [tariffs.<name>] table"),
+    "on_demand": _boolean,
 }
 _EMP_PATHS = ("tls_cert", "tls_key", "server_ca", "sig_cert", "sig_key", "chain", "recipient")
 _EMP_SECRETS = ("tls_key", "sig_key")
@@ -550,7 +587,7 @@ def _absolute(path: Path, base_dir: Path) -> Path:
 
 
 def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConfig:
-    known = {**_SECTIONS, "meters": {}, "emps": {}}
+    known = {**_SECTIONS, "meters": {}, "emps": {}, "tariffs": {}}
     for name, value in document.items():
         if name not in known:
             raise _unknown("", name, known, "table" if isinstance(value, dict) else "key")
@@ -576,7 +613,7 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
         control=ControlConfig(**control),
         logging=LoggingConfig(**sections["logging"]),
         meters=_meters(document.get("meters", []), base_dir),
-        emps=_emps(document.get("emps", []), base_dir),
+        emps=_emps(document.get("emps", []), base_dir, document.get("tariffs", {})),
         source=source,
     )
 
@@ -589,7 +626,9 @@ def _array_of_tables(value: Any, name: str) -> list[Any]:
     return value
 
 
-def _emps(value: Any, base_dir: Path) -> tuple[EmpConfig, ...]:
+def _emps(value: Any, base_dir: Path, tariffs: Any) -> tuple[EmpConfig, ...]:
+    if not isinstance(tariffs, dict):
+        raise _Problem("tariffs", f"{_got(tariffs)} (expected tables [tariffs.<name>])")
     emps: list[EmpConfig] = []
     for index, item in enumerate(_array_of_tables(value, "emps")):
         key = f"emps[{index}]"
@@ -604,6 +643,7 @@ def _emps(value: Any, base_dir: Path) -> tuple[EmpConfig, ...]:
                 fields[name] = _absolute(fields[name], base_dir)
         for name in _EMP_SECRETS:
             _check_private(fields[name], f"{key}.{name}")
+        _tariff_use_case(fields, key, tariffs)
         emp = EmpConfig(**fields)
         for other_index, other in enumerate(emps):
             if other.id == emp.id:
@@ -611,6 +651,37 @@ def _emps(value: Any, base_dir: Path) -> tuple[EmpConfig, ...]:
                                             "(expected unique EMP ids)")
         emps.append(emp)
     return tuple(emps)
+
+
+def _tariff_use_case(fields: dict[str, Any], key: str, tariffs: dict[str, Any]) -> None:
+    """Defaults and cross-checks of an EMP's tariff use case; the calendar of taf2 parsed."""
+    taf = fields.get("taf", "readings")
+    fields.setdefault("period", "month" if taf in ("taf1", "taf2") else "day")
+    if taf in ("taf1", "taf2", "taf7"):
+        if fields.setdefault("shape", "k461") != "k461":
+            raise _Problem(f"{key}.shape", f"{taf} values go out as load profiles (expected \"k461\", "
+                                           "the Profile Generic shape)")
+        if taf == "taf7" and fields["period"] == "quarter_hour":
+            raise _Problem(f"{key}.period", "a taf7 message holds at least an hour (expected hour, day, week, ...)")
+    if taf == "taf14":
+        fields.setdefault("interval", 5.0)
+        if fields["interval"] > 60:
+            raise _Problem(f"{key}.interval", f"{fields['interval']:g} s is not high-frequency "
+                                              "(expected at most 60 s for taf14)")
+    name = fields.get("tariff")
+    if taf == "taf2" and name is None:
+        raise _Problem(f"{key}.tariff", "missing (expected the name of a [tariffs.<name>] calendar for taf2)")
+    if name is not None:
+        if taf != "taf2":
+            raise _Problem(f"{key}.tariff", f"only taf2 uses a tariff calendar (this EMP's taf is {taf!r})")
+        if name not in tariffs:
+            known = ", ".join(sorted(tariffs)) or "none"
+            raise _Problem(f"{key}.tariff", f"no [tariffs.{name}] table (defined: {known})")
+        zone = fields.get("time_zone") or time_zone("Europe/Berlin")
+        try:
+            fields["tariff"] = parse_calendar(name, tariffs[name], f"tariffs.{name}", zone)
+        except CalendarError as error:
+            raise _Problem(error.where, error.problem) from None
 
 
 def _meters(value: Any, base_dir: Path) -> tuple[MeterConfig, ...]:

@@ -2,9 +2,11 @@
 
 How this works: the daemon listens on a UNIX socket (``[control] socket``,
 mode 0660, so the daemon's own user and group, and root, may use it). A
-client sends one command line and reads one JSON object back; the only
-command so far is ``status``: the daemon's pid, uptime, STATUS line, each
-meter's driver state and counters, the timebase and store figures. The
+client sends one command line and reads one JSON object back. ``status``:
+the daemon's pid, uptime, STATUS line, each meter's driver state and
+counters, the timebase and store figures. Listeners add commands of their own
+(:meth:`ControlServer.register`: ``taf6 EMP [METER ...]``, readings on demand);
+a command's words are separated by spaces. The
 store holds the history; this socket adds what only the running process
 knows (is it alive, retries, queue lengths). A client that sends nothing
 or garbage gets an error object or is dropped after a timeout.
@@ -18,14 +20,16 @@ import logging
 import os
 import socket
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 __all__ = ["ControlServer", "ControlUnavailable", "query"]
 
 log = logging.getLogger(__name__)
 
 READ_TIMEOUT = 5.0
-MAX_LINE = 256
+MAX_LINE = 1024
+#: a command's handler: its words after the command's name -> the JSON reply
+Handler = Callable[[list[str]], Awaitable[dict[str, Any]]]
 
 
 class ControlUnavailable(OSError):
@@ -38,7 +42,24 @@ class ControlServer:
     def __init__(self, path: Path, status: Callable[[], dict[str, Any]]) -> None:
         self.path = Path(path)
         self.status = status
+        self._handlers: dict[str, Handler] = {}
         self._server: asyncio.AbstractServer | None = None
+
+    def register(self, name: str, handler: Handler) -> None:
+        """Answer the command ``name`` with ``handler`` (words after the name in, JSON object out)."""
+        self._handlers[name] = handler
+
+    async def _reply(self, command: str) -> dict[str, Any]:
+        words = command.split()
+        if words == ["status"]:
+            return self.status()
+        handler = self._handlers.get(words[0]) if words else None
+        if handler is None:
+            return {"error": f"unknown command {command[:40]!r}"}
+        try:
+            return await handler(words[1:])
+        except Exception as error:  # noqa: BLE001 - a failing command answers, the socket stays
+            return {"error": f"{type(error).__name__}: {error}"[:300]}
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +83,7 @@ class ControlServer:
             async with asyncio.timeout(READ_TIMEOUT):
                 line = await reader.readline()
             command = line.decode("ascii", "replace").strip()
-            reply = self.status() if command == "status" else {"error": f"unknown command {command[:40]!r}"}
+            reply = await self._reply(command)
             writer.write(json.dumps(reply, default=str).encode() + b"\n")
             async with asyncio.timeout(READ_TIMEOUT):
                 await writer.drain()
@@ -72,7 +93,7 @@ class ControlServer:
             writer.close()
 
 
-def query(path: Path, command: str = "status", timeout: float = 2.0) -> dict[str, Any]:
+def query(path: Path, command: str = "status", timeout: float = 10.0) -> dict[str, Any]:
     """Ask the daemon; raises :class:`ControlUnavailable` when none answers."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:

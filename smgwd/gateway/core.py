@@ -152,7 +152,7 @@ class Gateway:
         self.timebase = Timebase(
             config.time.servers, poll_interval=config.time.poll_interval, timeout=config.time.timeout,
             drift_limit=config.time.drift_limit, unsynchronised_after=config.time.unsynchronised_after,
-            on_quality_change=self._quality_changed,
+            on_quality_change=self._quality_changed, on_clock_step=self._clock_stepped,
         )
         self.meters: dict[str, _Running] = {}
         self.listeners: list[Listener] = list(listeners)
@@ -196,10 +196,15 @@ class Gateway:
         self.store.log("system", f"link_{state.value}", f"meter {meter_id} {state.value}: {reason}", meter_id=meter_id)
 
     def _quality_changed(self, change: QualityChange) -> None:
-        self.store.log(
-            "system", "time_quality", f"time quality {change.old.value} -> {change.new.value}: {change.reason}",
-            at=change.at,
-        )
+        message = f"time quality {change.old.value} -> {change.new.value}: {change.reason}"
+        data = {"old": change.old.value, "new": change.new.value, "reason": change.reason}
+        for kind in ("system", "calibration"):
+            self.store.log(kind, "time_quality", message, at=change.at, data=data)
+
+    def _clock_stepped(self, step: float, at: datetime) -> None:
+        message = f"the system clock was stepped by {step:+.3f} s"
+        for kind in ("system", "calibration"):
+            self.store.log(kind, "time_correction", message, at=at, data={"step_seconds": round(step, 6)})
 
     def on_error(self, meter_id: str, kind: str, message: str) -> None:
         self.store.on_error(meter_id, kind, message)

@@ -25,7 +25,11 @@ code is a kiss-o'-death, named in the error), its root distance (root delay / 2
 are consistent (0 <= delay <= round trip).
 
 Every change of quality is logged once (warning when worse, info when better)
-and handed to ``on_quality_change`` (the daemon writes it to the system log).
+and handed to ``on_quality_change`` (the daemon writes it to the system and
+the calibration-relevant log). A step of the system clock (chrony stepping
+it, an operator setting it) shows as a jump of system time against monotonic
+time between two polls; one beyond ``STEP_LIMIT`` seconds is logged and
+handed to ``on_clock_step`` (the daemon writes a ``time_correction``).
 Use one Timebase from one event loop; it is not thread-safe.
 """
 
@@ -49,6 +53,7 @@ __all__ = [
     "NtpError",
     "NtpServer",
     "QualityChange",
+    "STEP_LIMIT",
     "Query",
     "ServerStatus",
     "Timebase",
@@ -57,6 +62,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+STEP_LIMIT = 1.0  # seconds of system-versus-monotonic jump between polls that count as a clock step
 
 MAX_ROOT_DISTANCE = 1.5  # seconds, RFC 5905 MAXDIST
 NTP_PORT = 123
@@ -234,6 +241,7 @@ class Timebase:
         monotonic: the clock answers are aged on.
         query: one NTP exchange (default :func:`ntplib_query`), run in a worker thread.
         on_quality_change: called with each :class:`QualityChange`.
+        on_clock_step: called with (seconds the system clock jumped, gateway time after it).
     """
 
     def __init__(
@@ -248,6 +256,7 @@ class Timebase:
         monotonic: Callable[[], float] = time.monotonic,
         query: Query | None = None,
         on_quality_change: Callable[[QualityChange], object] | None = None,
+        on_clock_step: Callable[[float, datetime], object] | None = None,
     ) -> None:
         if isinstance(servers, str):
             raise TypeError("servers: a sequence of addresses, not one string")
@@ -266,6 +275,8 @@ class Timebase:
         self._monotonic = monotonic
         self._query = ntplib_query if query is None else query
         self._on_change = on_quality_change
+        self._on_step = on_clock_step
+        self._skew: float | None = None  # system minus monotonic time at the last poll
         self._quality = TimeQuality.UNSYNCHRONISED
 
     @property
@@ -281,10 +292,26 @@ class Timebase:
 
     async def poll_once(self) -> TimeQuality:
         """Ask every server once (concurrently); return the quality afterwards."""
+        self._check_step()
         results = await asyncio.gather(*(self._ask(s.server) for s in self._servers))
         for status, result in zip(self._servers, results):
             self._record(status, result)
         return self.quality()
+
+    def _check_step(self) -> None:
+        wall = self._clock()
+        skew = wall - self._monotonic()
+        previous, self._skew = self._skew, skew
+        if previous is None or abs(skew - previous) <= STEP_LIMIT:
+            return
+        step = skew - previous
+        at = datetime.fromtimestamp(wall, timezone.utc)
+        log.warning("the system clock was stepped by %+.3f s", step, extra=fields(event="time_correction"))
+        if self._on_step is not None:
+            try:
+                self._on_step(step, at)
+            except Exception:
+                log.exception("clock step listener failed", extra=fields(event="time_correction"))
 
     def stamp(self) -> tuple[datetime, TimeQuality]:
         """The gateway time (system clock, UTC, timezone-aware) and its quality.
@@ -294,6 +321,11 @@ class Timebase:
         """
         now = datetime.fromtimestamp(self._clock(), timezone.utc)
         return now.replace(microsecond=now.microsecond - now.microsecond % 10_000), self.quality()
+
+    @property
+    def current(self) -> TimeQuality:
+        """The quality as last assessed, with no side effect: safe to read from any thread."""
+        return self._quality
 
     def quality(self) -> TimeQuality:
         """The quality now; logs and reports a change."""

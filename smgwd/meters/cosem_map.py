@@ -134,7 +134,7 @@ def load_profile(
             if cell is None:
                 cells.append(NULL)
                 continue
-            status = DlmsValue(DataType.LONG64_UNSIGNED, fnn_status(cell.status, cell.time_quality))
+            status = DlmsValue(DataType.LONG64_UNSIGNED, fnn_status(cell.status, cell.time_quality, cell.quirks))
             captured = datetime_to_cosem(when, clock_status_of(cell.time_quality))
             cells.append(to_structure(_extended_register(cell, captured, status)))
         buffer.append(tuple(cells))

@@ -13,8 +13,17 @@ How this works: the gateway stamps every reading with its own time and a
   carries the identification bits 0x05, ``Systemtime_Invalid`` 0x200 when the
   gateway time is unsynchronised and ``PTB_Warning`` 0x1000 when it is drifting.
 
+A value the gateway derived rather than took (a tariff use case's value at a
+quarter hour or a switch time, :mod:`smgwd.taf.values`) carries its mark in
+the reading's ``quirks``, and the gateway word says it: :data:`INTERPOLATED`
+sets ``PTB_Temp_Error_signed_invalid`` 0x2000 (PTB-A 50.8 "temporary error:
+the value is marked invalid, the back end may use it as a substitute value"),
+:data:`GAP` sets ``PTB_Temp_Error_is_invalid`` 0x4000 ("the value is invalid
+and may not be used as a substitute either").
+
 The bit values are those of PTB's transparency software TRuDI
-(``TRuDI.Models.BasicData.StatusFNN``, found through public code search): a
+(``TRuDI.Models.BasicData.StatusFNN``, ``SmgwStatusWord`` and ``StatusPTB``,
+found through public code search): a
 reading program, not the FNN document itself. Drifting as a PTB warning is our
 choice: the FNN word has no "doubtful time" bit.
 """
@@ -26,7 +35,8 @@ from smgwd.cosem.errors import CosemError
 from smgwd.reading import TimeQuality
 
 __all__ = [
-    "FNN_SMGW_IDENTIFICATION", "FNN_SYSTEMTIME_INVALID", "FNN_WARNING", "clock_status_of",
+    "FNN_INVALID", "FNN_SMGW_IDENTIFICATION", "FNN_SUBSTITUTE", "FNN_SYSTEMTIME_INVALID", "FNN_WARNING", "GAP",
+    "INTERPOLATED", "clock_status_of", "marks_of_fnn",
     "fnn_status", "meter_status_of_fnn", "quality_of_clock_status", "quality_of_fnn",
 ]
 
@@ -39,6 +49,15 @@ FNN_SMGW_IDENTIFICATION = 0x05
 FNN_SYSTEMTIME_INVALID = 0x200
 #: Gateway word: a warning in the sense of PTB (ours: the time is drifting).
 FNN_WARNING = 0x1000
+#: Gateway word: temporary error, the value is marked invalid but may serve as a substitute (interpolated).
+FNN_SUBSTITUTE = 0x2000
+#: Gateway word: temporary error, the value is invalid (a gap).
+FNN_INVALID = 0x4000
+#: The quirk of a value the gateway interpolated between two readings.
+INTERPOLATED = "interpolated"
+#: The quirk of a value the gateway has no reading for (a gap).
+GAP = "gap"
+_MARKS = {INTERPOLATED: FNN_SUBSTITUTE, GAP: FNN_INVALID}
 _WORD = 1 << 32
 
 
@@ -56,8 +75,10 @@ def quality_of_clock_status(status: int) -> TimeQuality:
     return TimeQuality.SYNCHRONISED
 
 
-def fnn_status(meter_status: int | None, quality: TimeQuality | None) -> int:
+def fnn_status(meter_status: int | None, quality: TimeQuality | None, marks: tuple[str, ...] = ()) -> int:
     """The combined 64-bit status word of a value: the gateway's word over the meter's.
+
+    ``marks``: the value's quirks; :data:`INTERPOLATED` and :data:`GAP` set their bits.
 
     CosemError when the meter's status does not fit the 32 bits the FNN word gives it.
     """
@@ -67,6 +88,8 @@ def fnn_status(meter_status: int | None, quality: TimeQuality | None) -> int:
     gateway = FNN_SMGW_IDENTIFICATION
     if quality is not TimeQuality.SYNCHRONISED:
         gateway |= FNN_WARNING if quality is TimeQuality.DRIFTING else FNN_SYSTEMTIME_INVALID
+    for mark in marks:
+        gateway |= _MARKS.get(mark, 0)
     return gateway << 32 | meter
 
 
@@ -85,3 +108,11 @@ def quality_of_fnn(word: int) -> TimeQuality | None:
 def meter_status_of_fnn(word: int) -> int:
     """The meter's status word inside a combined status word."""
     return word & (_WORD - 1)
+
+
+def marks_of_fnn(word: int) -> tuple[str, ...]:
+    """The gateway's marks (:data:`GAP`, :data:`INTERPOLATED`) a combined status word says."""
+    gateway = word >> 32
+    if gateway & FNN_SMGW_IDENTIFICATION != FNN_SMGW_IDENTIFICATION:
+        return ()
+    return tuple(mark for mark, bit in _MARKS.items() if gateway & bit)

@@ -10,7 +10,10 @@ readings wait in the store until the EMP's delivery starts. The reason stays
 in the gateway's status line (``STATUS=``, ``smgwctl status``) until a reload
 starts that EMP; a certificate that expires within 30 days is a warning in
 the log. On reload only the EMPs whose configuration (or
-the gateway's identity) changed are restarted. :mod:`smgwd.wan.delivery` and
+the gateway's identity) changed are restarted. The control socket's ``taf6
+EMP [METER ...]`` makes that EMP's delivery answer with the current values at
+once (TAF6, :meth:`~smgwd.wan.delivery.EmpDelivery.on_demand`). Periodic use
+cases close periods only while the gateway's timebase trusts its time. :mod:`smgwd.wan.delivery` and
 its cryptography are imported when the first EMP starts, so a gateway without
 EMPs never loads them.
 """
@@ -60,6 +63,7 @@ class Deliveries(Listener):
     async def start(self, gateway: Gateway) -> None:
         self._gateway = gateway
         self._identity = gateway.config.gateway
+        gateway.control.register("taf6", self.taf6)
         for emp in gateway.config.emps:
             if emp.enabled:
                 self._start_emp(emp)
@@ -77,7 +81,8 @@ class Deliveries(Listener):
         try:
             for warning in check_emp(emp, at):
                 log.warning("emp %s: %s", emp.id, warning, extra=fields(emp=emp.id, event="credential_warning"))
-            delivery = EmpDelivery(emp, gateway.config.gateway.id, gateway.store, **self.options)
+            options = {"quality": lambda: gateway.timebase.current, **self.options}
+            delivery = EmpDelivery(emp, gateway.config.gateway.id, gateway.store, **options)
         except (CredentialError, DeliveryError) as error:
             self.unavailable[emp.id] = str(error)
             log.error("emp %s: delivery not started: %s", emp.id, error,
@@ -88,6 +93,21 @@ class Deliveries(Listener):
         self.unavailable.pop(emp.id, None)
         task = asyncio.create_task(delivery.run(), name=f"emp-{emp.id}")
         self.emps[emp.id] = Delivering(emp, delivery, task)
+
+    async def taf6(self, words: list[str]) -> dict[str, Any]:
+        """``taf6 EMP [METER ...]``: readings on demand for that EMP, queued and sent at once."""
+        if not words:
+            return {"error": "usage: taf6 EMP [METER ...]"}
+        running = self.emps.get(words[0])
+        if running is None:
+            known = ", ".join(sorted(self.emps)) or "none"
+            return {"error": f"no delivery runs for emp {words[0]!r} (running: {known})"}
+        try:
+            messages = await asyncio.to_thread(running.delivery.on_demand, tuple(words[1:]))
+        except ValueError as error:
+            return {"error": str(error)}
+        running.delivery.wake()
+        return {"emp": words[0], "messages": messages}
 
     async def _stop_emp(self, emp_id: str) -> None:
         running = self.emps.pop(emp_id)

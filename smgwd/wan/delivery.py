@@ -30,6 +30,19 @@ went by gateway time (``delivery.<emp>.until``, before 0.2) goes on from the
 first reading stamped after that time: a reading is sent twice rather than
 never. One build takes at most MAX_READINGS readings; the rest follow at once.
 
+An EMP whose profile is a periodic tariff use case (``taf1``, ``taf2``,
+``taf7``: :mod:`smgwd.taf.use_case`) is built by period instead: its
+watermark is the start of the next period to close (gateway_state
+``delivery.<emp>.period``; for a new EMP the period of the first reading
+whose time was trusted). A period is closed once the gateway's time, while
+the timebase trusts it, is ``grace`` seconds past its end: its values (at most
+MAX_PERIODS per build, the rest at once) become one profile per meter, sealed
+like the others, committed with the new watermark, the use case's state and
+its calibration log entries (gaps, tariff switches) in one transaction. While
+the time is not trusted no period closes: a wrong clock never closes a day
+that has not been. :meth:`EmpDelivery.on_demand` (TAF6) makes one message of
+the latest value of every OBIS code of the EMP's meters, at once.
+
 The sender (:meth:`EmpDelivery.send_next`) reads the oldest message of this
 EMP that is not done (``queued``, or ``sent`` and not acknowledged: a restart
 sends it again; the EMP is idempotent on the id, so it stores it once). It
@@ -53,6 +66,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -67,7 +81,9 @@ from smgwd.gateway.config import EmpConfig
 from smgwd.gateway.logsetup import fields
 from smgwd.gateway.memory import give_back
 from smgwd.gateway.store import Store, StoreReader, SystemNote
-from smgwd.reading import Reading
+from smgwd.reading import Reading, TimeQuality
+from smgwd.taf.periods import next_start, period_start
+from smgwd.taf.use_case import UseCase, meters_of, use_case
 from smgwd.wan.chain import load_certs
 from smgwd.wan.cms import seal
 from smgwd.wan.delivery_build import SetAside, renderable
@@ -77,12 +93,14 @@ from smgwd.wan.tls import client_context
 
 __all__ = [
     "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "legacy_watermark_key",
-    "read_cert", "read_certs", "read_key", "sequence_key", "set_aside_key", "watermark_key",
+    "on_demand_key", "period_key", "read_cert", "read_certs", "read_key", "sequence_key", "set_aside_key", "watermark_key",
 ]
 
 log = logging.getLogger("smgwd.delivery")
 
 MAX_READINGS = 1000
+MAX_PERIODS = 31  # periods closed per build
+_TRUSTED = (TimeQuality.SYNCHRONISED, TimeQuality.DRIFTING)
 REFUSED = frozenset({400, 403, 409, 413, 422})  # the EMP will never take this message
 FLUSH_TIMEOUT = 30.0
 LOG_SET_ASIDE = 10  # log lines per build for readings set aside; the rest in one line
@@ -108,6 +126,16 @@ def watermark_key(emp: str) -> str:
 def sequence_key(emp: str) -> str:
     """The gateway_state key counting the messages made for ``emp`` (each carries its number, signed)."""
     return f"delivery.{emp}.sequence"
+
+
+def on_demand_key(emp: str) -> str:
+    """The gateway_state key holding when ``emp`` last got readings on demand (TAF6)."""
+    return f"delivery.{emp}.taf6"
+
+
+def period_key(emp: str) -> str:
+    """The gateway_state key holding the start of the next period a periodic use case closes for ``emp``."""
+    return f"delivery.{emp}.period"
 
 
 def legacy_watermark_key(emp: str) -> str:
@@ -177,8 +205,15 @@ class EmpDelivery:
     def __init__(
         self, emp: EmpConfig, gateway_id: str, store: Store, *,
         clock: Callable[[], datetime] = _utcnow, backoff: Callable[[int], float] = Backoff(),
+        quality: Callable[[], TimeQuality] | None = None,
     ) -> None:
+        """``quality``: the timebase's current time quality (None: the clock is trusted, for tests)."""
         self.emp = emp
+        self.quality = quality
+        self._lock = threading.Lock()  # one build or on-demand answer at a time: they share the sequence
+        self._wake: asyncio.Event | None = None
+        self.use_case: UseCase | None = use_case(emp)
+        self._waiting_for_time = False
         self.store = store
         self.clock = clock
         self.backoff = backoff
@@ -240,8 +275,14 @@ class EmpDelivery:
         """
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit in time")
-        if not self._loaded:
-            self._load()
+        with self._lock:
+            if not self._loaded:
+                self._load()
+            if self.use_case is not None:
+                return self._build_periods(self.use_case)
+            return self._build_readings()
+
+    def _build_readings(self) -> list[str]:
         reader = self._store_reader()
         upto = reader.last_reading_id()
         if upto <= self._watermark:
@@ -253,30 +294,117 @@ class EmpDelivery:
         readings = sorted((reading for _, reading in found), key=lambda r: r.gateway_time or _NO_TIME)
         poison: list[SetAside] = []
         created = self.clock()
-        messages: list[tuple[str, bytes]] = []
-        for document in renderable(readings, self.emp.shape, poison):
-            message_id = self._prefix + uuid.uuid4().hex
-            identity = MessageIdentity(self.gateway_id, self.emp.id, message_id, self._sequence + len(messages) + 1,
-                                       created)
-            messages.append((message_id, self._sealer.seal(document, identity)))
-        total = self.set_aside + len(poison)
-        state = {sequence_key(self.emp.id): str(self._sequence + len(messages))}
-        if poison:
-            state[set_aside_key(self.emp.id)] = str(total)
-        self.store.enqueue(self.emp.id, messages, watermark_key(self.emp.id), str(last),
-                           created_at=created, notes=[self._set_aside_note(*p) for p in poison], more_state=state)
-        if not self.store.flush(FLUSH_TIMEOUT):
-            raise DeliveryError("the store did not commit the new messages in time")
+        taf = "taf14" if self.emp.taf == "taf14" else None
+        messages = self._commit(readings, poison, created, taf, watermark_key(self.emp.id), str(last))
         self._watermark = last
-        self._sequence += len(messages)
-        self.set_aside = total
-        self._log_set_aside(poison)
-        give_back()  # the documents and CMS work are gone: their pages need not stay resident
         if readings:
             self._event(logging.INFO, "delivery_enqueued",
                         f"{len(messages)} message(s) with {len(readings)} reading(s) up to reading {last}",
                         log_it=False)
+        return messages
+
+    def _commit(self, readings: list[Reading], poison: list[SetAside], created: datetime, taf: str | None,
+                watermark: str, mark: str, notes: list[SystemNote] | None = None,
+                state: dict[str, str] | None = None) -> list[str]:
+        """Seal the documents of ``readings`` and commit them with ``watermark`` = ``mark``, notes and state."""
+        messages: list[tuple[str, bytes]] = []
+        for document in renderable(readings, self.emp.shape, poison):
+            message_id = self._prefix + uuid.uuid4().hex
+            identity = MessageIdentity(self.gateway_id, self.emp.id, message_id, self._sequence + len(messages) + 1,
+                                       created, taf)
+            messages.append((message_id, self._sealer.seal(document, identity)))
+        total = self.set_aside + len(poison)
+        state = dict(state or {})
+        state[sequence_key(self.emp.id)] = str(self._sequence + len(messages))
+        if poison:
+            state[set_aside_key(self.emp.id)] = str(total)
+        notes = [*(notes or []), *(self._set_aside_note(*p) for p in poison)]
+        self.store.enqueue(self.emp.id, messages, watermark, mark, created_at=created, notes=notes, more_state=state)
+        if not self.store.flush(FLUSH_TIMEOUT):
+            raise DeliveryError("the store did not commit the new messages in time")
+        self._sequence += len(messages)
+        self.set_aside = total
+        self._log_set_aside(poison)
+        give_back()  # the documents and CMS work are gone: their pages need not stay resident
         return [message_id for message_id, _ in messages]
+
+    def _time_trusted(self) -> bool:
+        quality = None if self.quality is None else self.quality()
+        trusted = quality is None or quality in _TRUSTED
+        if trusted == self._waiting_for_time:
+            self._waiting_for_time = not trusted
+            if trusted:
+                self._event(logging.INFO, "taf_time_trusted", "the time is trusted again: periods close again")
+            else:
+                self._event(logging.WARNING, "taf_waiting_for_time",
+                            f"the gateway time is {quality.value if quality else 'unknown'}: "
+                            f"no {self.emp.taf} period closes until it is trusted")
+        return trusted
+
+    def _build_periods(self, case: UseCase) -> list[str]:
+        """Close every period that is over (see the module comment); the ids of the messages made."""
+        self.truncated = False
+        if not self._time_trusted():
+            return []
+        reader = self._store_reader()
+        zone = self.emp.time_zone
+        known = reader.state().get(period_key(self.emp.id))
+        if known is not None:
+            start = datetime.fromisoformat(known)
+        else:
+            first = reader.first_trusted_time(meters_of(self.emp, reader))
+            if first is None:
+                return []
+            start = period_start(first, self.emp.period, zone)
+        made: list[str] = []
+        for _ in range(MAX_PERIODS):
+            end = next_start(start, self.emp.period, zone)
+            now = self.clock()
+            if now < end + timedelta(seconds=self.emp.grace):
+                return made
+            state = reader.state()
+            values = case.values(reader, start, end, state)
+            poison: list[SetAside] = []
+            made += self._commit(values.readings, poison, now, self.emp.taf, period_key(self.emp.id),
+                                 end.isoformat(), values.notes, values.state)
+            self._event(logging.INFO, "taf_period_closed",
+                        f"{self.emp.taf} period {start.isoformat()} .. {end.isoformat()} closed: "
+                        f"{len(values.readings)} value(s)", log_it=False)
+            start = end
+        self.truncated = True
+        return made
+
+    def on_demand(self, meters: tuple[str, ...] = ()) -> list[str]:
+        """TAF6: one message now with the latest value of every OBIS code of ``meters`` (the EMP's if empty).
+
+        Blocking: call it in a worker thread. ValueError for a meter this EMP is not given.
+        """
+        if not self.emp.on_demand:
+            raise ValueError(f"emp {self.emp.id} may not ask for readings on demand (on_demand = false)")
+        if not self.store.flush(FLUSH_TIMEOUT):
+            raise DeliveryError("the store did not commit in time")
+        if not self._loaded:
+            self._load()
+        reader = self._store_reader()
+        allowed = meters_of(self.emp, reader)
+        foreign = [m for m in meters if m not in allowed]
+        if foreign:
+            raise ValueError(f"emp {self.emp.id} is not given meter {foreign[0]}")
+        readings = [r for meter in (meters or tuple(allowed)) for r in reader.last_readings(meter)
+                    if not self.emp.obis or str(r.obis) in self.emp.obis]
+        readings.sort(key=lambda r: r.gateway_time or _NO_TIME)
+        poison: list[SetAside] = []
+        created = self.clock()
+        with self._lock:
+            made = self._commit(readings, poison, created, "taf6", on_demand_key(self.emp.id), created.isoformat())
+        self._event(logging.INFO, "taf6_answered", f"readings on demand: {len(readings)} value(s) in "
+                    f"{len(made)} message(s)")
+        return made
+
+    def wake(self) -> None:
+        """Let :meth:`run` send at once (call it on the loop, after :meth:`on_demand`)."""
+        if self._wake is not None:
+            self._wake.set()
 
     def _set_aside_note(self, reading: Reading, reason: str) -> SystemNote:
         when = None if reading.gateway_time is None else reading.gateway_time.isoformat()
@@ -360,7 +488,8 @@ class EmpDelivery:
     # --- the task ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Build every ``interval`` and send whatever is due, until cancelled."""
+        """Build every ``interval`` and send whatever is due, until cancelled (or woken by :meth:`wake`)."""
+        self._wake = asyncio.Event()
         next_build = time.monotonic()
         while True:
             wait = self.emp.interval
@@ -382,4 +511,9 @@ class EmpDelivery:
                 raise
             except Exception as error:  # noqa: BLE001 - one EMP's trouble must not end the task
                 self._event(logging.ERROR, "delivery_error", f"{type(error).__name__}: {error}")
-            await asyncio.sleep(max(0.05, wait))
+            try:
+                async with asyncio.timeout(max(0.05, wait)):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()

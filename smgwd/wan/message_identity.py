@@ -7,13 +7,15 @@ header ``X-Message-Id`` is only a hint that must agree. The attribute type is
 a UUID OID (ITU-T X.667, ``2.25.<uuid>``: usable without registering an arc);
 its one value is a UTF8String holding a JSON object with exactly the keys
 ``gateway``, ``emp``, ``message``, ``sequence`` (the gateway's count of
-messages to that EMP, from 1) and ``created`` (ISO 8601 UTC), checked on the
-way in with their types and ranges.
+messages to that EMP, from 1) and ``created`` (ISO 8601 UTC), and optionally
+``taf``, the tariff use case the message serves (``taf1``, ``taf6``, ...),
+checked on the way in with their types and ranges.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -27,6 +29,7 @@ __all__ = ["IDENTITY_OID", "MAX_SEQUENCE", "MessageIdentity"]
 IDENTITY_OID = "2.25.57078294139257918000709552531867280028"
 MAX_SEQUENCE = 2**63 - 1
 _KEYS = ("gateway", "emp", "message", "sequence", "created")
+_TAF = re.compile(r"taf\d{1,2}")
 _MAX_TEXT = 128
 
 
@@ -39,11 +42,15 @@ class MessageIdentity:
     message: str
     sequence: int
     created: datetime
+    taf: str | None = None  # the tariff use case, e.g. "taf7"; None: readings as they came
 
     def to_der(self) -> bytes:
         """The DER UTF8String value of the attribute."""
-        document = {"gateway": self.gateway, "emp": self.emp, "message": self.message, "sequence": self.sequence,
-                    "created": self.created.astimezone(timezone.utc).isoformat(timespec="seconds")}
+        document: dict[str, object] = {
+            "gateway": self.gateway, "emp": self.emp, "message": self.message, "sequence": self.sequence,
+            "created": self.created.astimezone(timezone.utc).isoformat(timespec="seconds")}
+        if self.taf is not None:
+            document["taf"] = self.taf
         return bytes(core.UTF8String(json.dumps(document, separators=(",", ":"))).dump())
 
     @classmethod
@@ -54,8 +61,11 @@ class MessageIdentity:
             document = json.loads(text)
         except (ValueError, TypeError) as error:
             raise MalformedError(f"message identity attribute is not a UTF8String of JSON: {error}") from None
-        if not isinstance(document, dict) or sorted(document) != sorted(_KEYS):
-            raise MalformedError(f"message identity must have exactly the keys {', '.join(_KEYS)}")
+        if not isinstance(document, dict) or sorted(set(document) - {"taf"}) != sorted(_KEYS):
+            raise MalformedError(f"message identity must have exactly the keys {', '.join(_KEYS)} (and maybe taf)")
+        taf = document.get("taf")
+        if taf is not None and not (isinstance(taf, str) and _TAF.fullmatch(taf)):
+            raise MalformedError("message identity: taf must be a use case such as \"taf7\"")
         for key in ("gateway", "emp", "message", "created"):
             value = document[key]
             if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
@@ -70,4 +80,4 @@ class MessageIdentity:
         if created.tzinfo is None:
             raise MalformedError("message identity: created has no UTC offset")
         return cls(document["gateway"], document["emp"], document["message"], sequence,
-                   created.astimezone(timezone.utc))
+                   created.astimezone(timezone.utc), taf)

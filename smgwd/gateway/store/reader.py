@@ -161,6 +161,35 @@ class StoreReader:
             params.append(limit)
         return [(row[0], decode_reading(row[1:])) for row in self._conn.execute(sql, params)]
 
+    def number_near(
+        self, meter: str, obis: Obis | str, moment: datetime, within: float, side: Literal["before", "after"],
+        trusted: bool = True,
+    ) -> Reading | None:
+        """The integer reading of ``meter``/``obis`` stamped nearest ``moment`` on one side, at most ``within`` s away.
+
+        ``before``: stamped in [moment - within, moment]; ``after``: in [moment, moment + within].
+        ``trusted``: only readings whose gateway time was synchronised or drifting (not unsynchronised).
+        Index seeks on (meter, obis, gateway time).
+        """
+        at, span = to_us(moment), round(within * 1e6)
+        low, high = (at - span, at) if side == "before" else (at, at + span)
+        order = "DESC" if side == "before" else "ASC"
+        quality = " AND time_quality IN ('synchronised', 'drifting')" if trusted else ""
+        row = self._conn.execute(
+            _SELECT_READINGS + " WHERE meter_id = ? AND obis = ? AND gateway_time BETWEEN ? AND ? AND raw_kind = 0"
+            + quality + f" ORDER BY gateway_time {order}, id {order} LIMIT 1",
+            (meter, str(Obis.parse(str(obis))), low, high),
+        ).fetchone()
+        return None if row is None else decode_reading(row)
+
+    def first_trusted_time(self, meters: Sequence[str] = ()) -> datetime | None:
+        """The earliest gateway time of a reading of ``meters`` (all if empty) whose time was trusted."""
+        sql = "SELECT min(gateway_time) FROM readings WHERE time_quality IN ('synchronised', 'drifting')"
+        if meters:
+            sql += f" AND meter_id IN ({', '.join('?' * len(meters))})"
+        (found,) = self._conn.execute(sql, list(meters)).fetchone()
+        return _time(found)
+
     def last_readings(self, meter: str) -> list[Reading]:
         """The newest reading of each OBIS code of ``meter``, by OBIS code."""
         result = []

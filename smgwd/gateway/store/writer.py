@@ -58,13 +58,14 @@ PRUNE_CHUNK = 5000  # rows deleted per transaction by prune()
 
 @dataclass(frozen=True)
 class SystemNote:
-    """A system log entry to commit with other writes (see :meth:`Store.enqueue`)."""
+    """A log entry to commit with other writes (see :meth:`Store.enqueue`); ``log`` names the log."""
 
     event: str
     message: str
     meter_id: str | None = None
     obis: str | None = None
     data: Mapping[str, Any] | None = None
+    log: str = "system"  # or "calibration", "consumer"
 
 
 @dataclass(frozen=True)
@@ -298,14 +299,14 @@ class Store:
 
         The delivery builder moves its watermark this way: the outbox rows and the
         watermark that says their readings are taken are never committed apart.
-        ``more_state`` (further gateway_state entries) and ``notes`` (system log
-        entries, e.g. the readings set aside) commit in the same transaction.
+        ``more_state`` (further gateway_state entries) and ``notes`` (log entries,
+        e.g. the readings set aside, a load profile's gaps) commit in the same transaction.
         """
         created = now_us() if created_at is None else to_us(created_at)
         stamp = now_us()
         rows: list[sql.Statement] = [(sql.OUTBOX, (message_id, emp, created, bytes(payload), created))
                                      for message_id, payload in messages]
-        rows.extend((sql.LOG["system"], (stamp, n.event, n.meter_id, n.obis, n.message,
+        rows.extend((sql.LOG[n.log], (stamp, n.event, n.meter_id, n.obis, n.message,
                                          None if n.data is None else json.dumps(n.data, ensure_ascii=False)))
                     for n in notes)
         rows.extend((sql.SET_STATE, (key, value, stamp)) for key, value in (more_state or {}).items())
