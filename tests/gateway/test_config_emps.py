@@ -88,7 +88,7 @@ def test_private_keys_open_to_others_are_refused(tmp_path: Path, name: str) -> N
 
 def test_example_documents_every_emp_key(tmp_path: Path) -> None:
     text = EXAMPLE.read_text()
-    block = "\n".join(line.removeprefix("# ") for line in text[text.index("# [[emps]]"):].splitlines()
+    block = "\n".join(line.removeprefix("# ") for line in text[text.index("# [[emps]]"):text.index("# --- tariff calendars")].splitlines()
                       if re.match(r"# (\[\[emps\]\]|\w+ = )", line))
     document = tomllib.loads(block)
     assert set(document["emps"][0]) == set(EmpConfig.__dataclass_fields__)
