@@ -44,5 +44,5 @@ def test_an_old_store_gains_the_columns_and_keeps_its_rows(tmp_path: Path) -> No
     assert new.record() | {"received_at": None} == {
         "message_id": "new-1", "meter": "m1", "obis": "1-0:1.8.0*255", "class_id": 4, "raw": 43,
         "value_type": "ulong", "scaler": -1, "unit": "Wh", "unit_code": 30, "status": 0x104,
-        "gateway_time": "2026-12-01T00:00:00+00:00", "time_quality": "drifting", "received_at": None}
+        "gateway_time": "2026-12-01T00:00:00+00:00", "time_quality": "drifting", "marks": [], "received_at": None}
     store.close()
