@@ -48,9 +48,8 @@ from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.dongle import WmbusReceiverLink
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
 from smgwd.meters.sml.profiles import PROFILES, SmlProfile
-from smgwd.taf.calendar import CalendarError, TariffCalendar, parse_calendar, time_zone
-from smgwd.taf.periods import PERIODS, Period
-from smgwd.taf.values import Capture
+from smgwd.calendars.periods import PERIODS, Period
+from smgwd.calendars.tariff import CalendarError, TariffCalendar, parse_calendar, time_zone
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -204,11 +203,6 @@ class EmpConfig:
     grace: float = 120.0  # seconds after a period's end before it is closed (late readings)
     tariff: TariffCalendar | None = None  # taf2: its calendar, from [tariffs.<name>]
     on_demand: bool = True  # TAF6: this EMP may ask for the current values (smgwctl taf6)
-
-    @property
-    def capture(self) -> Capture:
-        """How this EMP's tariff use case finds a register value at an instant."""
-        return Capture(self.tolerance, self.interpolate_within)
 
 
 @dataclass(frozen=True, slots=True)

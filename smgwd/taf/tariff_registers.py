@@ -1,6 +1,6 @@
 """TAF2: the gateway's own tariff registers, one per time-of-use zone, from the meter's register.
 
-How this works: the calendar (:class:`~smgwd.taf.calendar.TariffCalendar`)
+How this works: the calendar (:class:`~smgwd.calendars.tariff.TariffCalendar`)
 cuts each billing period at its switch times into intervals of one zone. At
 every cut the meter's register value is taken (:func:`~smgwd.taf.values.value_at`).
 The consumption between two consecutive cuts, ``value(b) - value(a)`` in the
@@ -37,7 +37,7 @@ from smgwd.meters.value_status import GAP, INTERPOLATED
 from smgwd.reading import Reading, TimeQuality
 from smgwd.taf.registers import registers
 from smgwd.taf.use_case import PeriodValues, gap_note, meters_of
-from smgwd.taf.values import value_at
+from smgwd.taf.values import capture_of, value_at
 
 if TYPE_CHECKING:
     from smgwd.gateway.config import EmpConfig
@@ -87,6 +87,7 @@ class TariffRegisters:
         assert emp.tariff is not None
         self.emp = emp
         self.calendar = emp.tariff
+        self.capture = capture_of(emp)
 
     def values(self, reader: StoreReader, start: datetime, end: datetime, state: Mapping[str, str]) -> PeriodValues:
         result = PeriodValues()
@@ -114,7 +115,7 @@ class TariffRegisters:
                 missing: list[datetime] = []
                 taken: Reading | None = None
                 for index, cut in enumerate(cuts):
-                    taken = value_at(reader, meter, template.obis, cut, self.emp.capture, template)
+                    taken = value_at(reader, meter, template.obis, cut, self.capture, template)
                     if GAP in taken.quirks:
                         if index < len(cuts) - 1:  # the end is the next period's start: noted there
                             missing.append(cut)

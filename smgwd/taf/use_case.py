@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Mapping, Protocol
 from smgwd.gateway.store import StoreReader, SystemNote
 from smgwd.meters.value_status import GAP, INTERPOLATED
 from smgwd.reading import Reading
-from smgwd.taf.periods import starts
+from smgwd.calendars.periods import starts
 from smgwd.taf.registers import registers
-from smgwd.taf.values import value_at
+from smgwd.taf.values import capture_of, value_at
 
 if TYPE_CHECKING:
     from smgwd.gateway.config import EmpConfig
@@ -77,6 +77,7 @@ class _Instants:
 
     def __init__(self, emp: EmpConfig) -> None:
         self.emp = emp
+        self.capture = capture_of(emp)
 
     def instants(self, start: datetime, end: datetime) -> list[datetime]:
         raise NotImplementedError
@@ -89,7 +90,7 @@ class _Instants:
                 missing: list[datetime] = []
                 interpolated = 0
                 for moment in instants:
-                    value = value_at(reader, meter, register.obis, moment, self.emp.capture, register)
+                    value = value_at(reader, meter, register.obis, moment, self.capture, register)
                     if GAP in value.quirks:
                         missing.append(moment)
                     interpolated += INTERPOLATED in value.quirks

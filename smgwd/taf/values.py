@@ -28,12 +28,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from typing import TYPE_CHECKING
+
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.store.reader import StoreReader
 from smgwd.meters.value_status import GAP, INTERPOLATED
 from smgwd.reading import Reading, TimeQuality
 
-__all__ = ["Capture", "value_at"]
+if TYPE_CHECKING:
+    from smgwd.gateway.config import EmpConfig
+
+__all__ = ["Capture", "capture_of", "value_at"]
 
 _RANK = {TimeQuality.SYNCHRONISED: 0, TimeQuality.DRIFTING: 1, TimeQuality.UNSYNCHRONISED: 2, None: 3}
 _MICROSECOND = timedelta(microseconds=1)
@@ -45,6 +50,11 @@ class Capture:
 
     tolerance: float = 10.0
     interpolate_within: float = 0.0  # 0: never interpolate
+
+
+def capture_of(emp: EmpConfig) -> Capture:
+    """How an EMP profile's use case finds a register value at an instant."""
+    return Capture(emp.tolerance, emp.interpolate_within)
 
 
 def _at(reading: Reading, moment: datetime, quirks: tuple[str, ...] = ()) -> Reading:

@@ -82,7 +82,7 @@ from smgwd.gateway.logsetup import fields
 from smgwd.gateway.memory import give_back
 from smgwd.gateway.store import Store, StoreReader, SystemNote
 from smgwd.reading import Reading, TimeQuality
-from smgwd.taf.periods import next_start, period_start
+from smgwd.calendars.periods import next_start, period_start
 from smgwd.taf.use_case import UseCase, meters_of, use_case
 from smgwd.wan.chain import load_certs
 from smgwd.wan.cms import seal

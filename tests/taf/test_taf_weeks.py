@@ -12,7 +12,7 @@ import pytest
 from smgwd.gateway.config import EmpConfig
 from smgwd.gateway.store import Store, StoreReader
 from smgwd.reading import TimeQuality
-from smgwd.taf.calendar import parse_calendar
+from smgwd.calendars.tariff import parse_calendar
 from tests.taf.weeks import DST_DAY, END, EXPORT, HOLIDAYS, IMPORT, LOCAL, SILENT, START, Feed, feed, local_quarter_hours
 from tests.wan.test_delivery import Emp, drain, emp, emp_config, pki  # noqa: F401 - fixtures
 from smgwd.wan.delivery import EmpDelivery

@@ -14,7 +14,7 @@ from collections.abc import Container
 from datetime import date
 from typing import Literal
 
-from smgwd.holidays import NATIONAL_HOLIDAYS, GermanHolidays, easter_sunday, national_holidays
+from smgwd.calendars.holidays import NATIONAL_HOLIDAYS, GermanHolidays, easter_sunday, national_holidays
 
 __all__ = [
     "DayType",

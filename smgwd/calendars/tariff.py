@@ -8,7 +8,7 @@ per day kind: ``workday`` (Monday to Friday), ``saturday``, ``sunday`` and
 adds, e.g. a state's), each a list of local switch times ``"HH:MM ZONE"`` that
 starts at ``00:00``. A missing program takes another's: saturday the
 workday's, sunday the saturday's, holiday the sunday's. Switch times are local
-wall-clock times in the calendar's time zone (:func:`~smgwd.taf.periods.local_instant`
+wall-clock times in the calendar's time zone (:func:`~smgwd.calendars.periods.local_instant`
 resolves those a DST switch skips or repeats). :meth:`TariffCalendar.switches`
 lists the instants where the zone changes.
 
@@ -24,8 +24,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from smgwd.holidays import GermanHolidays
-from smgwd.taf.periods import local_instant
+from smgwd.calendars.holidays import GermanHolidays
+from smgwd.calendars.periods import local_instant
 
 __all__ = ["CalendarError", "DAY_KINDS", "MAX_ZONES", "Season", "TariffCalendar", "parse_calendar", "time_zone"]
 
