@@ -133,7 +133,8 @@ def test_escape_at_payload_end_and_encoder_alignment() -> None:
 
 
 def test_transport_errors_name_offsets() -> None:
-    wire = bytes(5) + encode_frame(PAYLOAD)[:-1] + b"\x00"
+    frame = encode_frame(PAYLOAD)
+    wire = bytes(5) + frame[:-1] + bytes([frame[-1] ^ 0xFF])
     events = [e for e in feed(SmlTransportDecoder(CrcPolicy.X25), wire) if isinstance(e, FrameRejected)]
     assert events[0].offset == 5
     assert events[0].error.offset is not None and events[0].error.offset > 5
