@@ -5,15 +5,17 @@ instant to the start of its period and :func:`next_start` gives the start of
 the next one. Days, weeks (from Monday), months and years begin at local
 midnight, so a local day is 23, 24 or 25 hours long across a DST switch
 (92, 96 or 100 quarter hours). Quarter hours and hours are floored on the
-local wall clock's offset, which the DST switch moves by a whole hour, so they
-stay on the wall clock's grid in every zone whose offset is a whole number of
-quarter hours (all of Europe). Every instant in and out is timezone-aware UTC.
+local wall clock's grid at the instant's own offset; where an offset change
+is not a whole number of periods (Lord Howe Island's 30 minutes, against an
+hour) the period that holds the change is cut there, so periods never
+overlap and the next one is back on the grid. Every instant in and out is
+timezone-aware UTC.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterator, Literal
+from typing import Callable, Iterator, Literal
 from zoneinfo import ZoneInfo
 
 __all__ = ["PERIODS", "Period", "local_instant", "next_start", "period_start", "starts"]
@@ -34,15 +36,19 @@ def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     if first.astimezone(zone).replace(tzinfo=None) == naive:
         return first
     # skipped: the earliest instant whose wall time is past ``naive`` is the jump itself
-    low = naive.replace(tzinfo=zone, fold=1).astimezone(timezone.utc)
-    high = first
+    return _first(naive.replace(tzinfo=zone, fold=1).astimezone(timezone.utc), first,
+                  lambda middle: middle.astimezone(zone).replace(tzinfo=None) >= naive)
+
+
+def _first(low: datetime, high: datetime, reached: Callable[[datetime], bool]) -> datetime:
+    """The first whole second in (low, high] where ``reached`` holds (it holds from there on, and at high)."""
     while high - low > timedelta(seconds=1):
         middle = low + (high - low) / 2
-        if middle.astimezone(zone).replace(tzinfo=None) >= naive:
+        if reached(middle):
             high = middle
         else:
             low = middle
-    return high.replace(microsecond=0)  # within a second past the jump, and jumps fall on whole seconds
+    return high.replace(microsecond=0)  # within a second past the change, and changes fall on whole seconds
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -64,16 +70,19 @@ def period_start(moment: datetime, period: Period, zone: ZoneInfo) -> datetime:
     moment = moment.astimezone(timezone.utc)
     if period in _SECONDS:
         step = _SECONDS[period]
-        offset = moment.astimezone(zone).utcoffset() or timedelta(0)
-        wall = int((moment + offset).timestamp())
-        return datetime.fromtimestamp(wall - wall % step, timezone.utc) - offset
+        offset = moment.astimezone(zone).utcoffset()
+        wall = int((moment + (offset or timedelta(0))).timestamp())
+        start = datetime.fromtimestamp(wall - wall % step, timezone.utc) - (offset or timedelta(0))
+        if start.astimezone(zone).utcoffset() != offset:  # the offset changed within the period: cut there
+            start = _first(start, moment, lambda middle: middle.astimezone(zone).utcoffset() == offset)
+        return start
     return _midnight(_first_day(moment.astimezone(zone).date(), period), zone)
 
 
 def next_start(start: datetime, period: Period, zone: ZoneInfo) -> datetime:
     """The start of the period after the one that begins at ``start``."""
     if period in _SECONDS:
-        return start + timedelta(seconds=_SECONDS[period])
+        return period_start(start + timedelta(seconds=_SECONDS[period]), period, zone)
     day = start.astimezone(zone).date()
     if period == "day":
         following = day + timedelta(days=1)

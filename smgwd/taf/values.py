@@ -16,7 +16,8 @@ among the readings whose gateway time was trusted (synchronised or drifting):
   meter), marked :data:`~smgwd.meters.value_status.INTERPOLATED`;
 * otherwise a **gap**: raw 0, marked :data:`~smgwd.meters.value_status.GAP`,
   and, when the only readings near ``t`` had an untrusted (unsynchronised)
-  time, that reading's value with its quality, still marked as a gap.
+  time, the value of the nearest of them (on a tie the later) with its
+  quality, still marked as a gap.
 
 Every value is a :class:`~smgwd.reading.Reading` stamped at ``t`` (the
 instant it stands for), so the COSEM mapping renders it like any other; the
@@ -66,6 +67,11 @@ def _seconds(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds()
 
 
+def _nearest(readings: list[Reading], moment: datetime) -> Reading:
+    """The reading nearest ``moment``; on a tie the first (callers put the later one first)."""
+    return min(readings, key=lambda r: abs(_seconds(moment, r.gateway_time)))  # type: ignore[arg-type]
+
+
 def value_at(
     reader: StoreReader, meter: str, obis: Obis, moment: datetime, capture: Capture, like: Reading | None = None,
 ) -> Reading:
@@ -79,8 +85,7 @@ def value_at(
     near = [r for r in (after, before) if r is not None and r.gateway_time is not None
             and abs(_seconds(moment, r.gateway_time)) <= capture.tolerance]
     if near:
-        nearest = min(near, key=lambda r: abs(_seconds(moment, r.gateway_time)))  # type: ignore[arg-type]
-        return _at(nearest, moment)
+        return _at(_nearest(near, moment), moment)
     if (capture.interpolate_within > 0 and before is not None and after is not None
             and before.scaler == after.scaler and before.unit == after.unit):
         assert before.gateway_time is not None and after.gateway_time is not None
@@ -96,7 +101,7 @@ def value_at(
     untrusted = [r for side in ("after", "before")
                  if (r := reader.number_near(meter, obis, moment, capture.tolerance, side, trusted=False)) is not None]
     if untrusted:
-        return _at(untrusted[0], moment, (GAP,))
+        return _at(_nearest(untrusted, moment), moment, (GAP,))
     scaler, unit = (0, None) if like is None else (like.scaler, like.unit)
     return Reading(meter, obis, 0, scaler, unit, None, None, moment, TimeQuality.SYNCHRONISED, (GAP,))
 
