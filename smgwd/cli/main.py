@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import Callable
 
 from smgwd.cli.pipes import quiet_on_broken_pipe
 from smgwd.arguments import ArgumentParser
@@ -142,6 +143,7 @@ STORE_COMMANDS = {
     "deliveries": ("smgwd.cli.deliveries", "run"),
     "store": ("smgwd.cli.store_check", "run"),  # store check (its only action)
     "taf6": ("smgwd.cli.taf6", "run"),
+    "pseudonyms": ("smgwd.cli.pseudonyms", "run"),
 }
 
 
@@ -198,6 +200,15 @@ def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) ->
     taf6.add_argument("meters", metavar="METER", nargs="*", help="only these meters")
     taf6.add_argument("--format", choices=("table", "json"), default="table",
                       help="output: message ids one per line (default) or the daemon's JSON answer")
+    pseudonyms = commands.add_parser(
+        "pseudonyms", parents=[where], help="the pseudonyms under which an EMP gets the meters (pseudonymize)",
+        description="Show which pseudonym stands for which meter in the deliveries to EMP (an [[emps]] entry "
+                    "with pseudonymize = true): of the meters named, else the EMP's, else all configured. "
+                    "Reads the gateway secret (root or smgwd's user).")
+    pseudonyms.add_argument("emp", metavar="EMP", help="the [[emps]] id")
+    pseudonyms.add_argument("meters", metavar="METER", nargs="*", help="only these meter ids")
+    pseudonyms.add_argument("--format", choices=("table", "json"), default="table",
+                            help="output: a table (default) or JSON Lines")
     store = commands.add_parser("store", help="check the store's database file",
                                 description="Work with the store's database file itself.")
     store_actions = store.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -317,6 +328,17 @@ def _add_cms_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
                              "(its OU: SMGW for a gateway, as the lab EMP demands; EMT, GWA); default: any signer")
 
 
+def _one_line_on_error(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """``command(args)``; a CliError it raises becomes one line on stderr and exit status 1."""
+    from smgwd.cli.store_common import EXIT_FAILED, CliError
+
+    try:
+        return command(args)
+    except CliError as error:
+        print(f"smgwctl: {args.command}: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run smgwctl; returns the process exit status."""
     parser = build_parser()
@@ -349,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in STORE_COMMANDS:
         module, function = STORE_COMMANDS[args.command]
         command = getattr(importlib.import_module(module), function)
-        return quiet_on_broken_pipe(lambda: command(args))
+        return quiet_on_broken_pipe(lambda: _one_line_on_error(command, args))
     parser.error("unknown command")  # argparse exits with status 2 here; unreachable otherwise
     return 1
 

@@ -52,11 +52,17 @@ def _configured(args: argparse.Namespace) -> GatewayConfig | None:
         raise CliError(str(error)) from None
 
 
-def configured_emp(args: argparse.Namespace, emp_id: str) -> EmpConfig:
-    """The ``[[emps]]`` entry ``emp_id`` of the configuration (``--config``); CliError naming the known ones."""
+def configured_gateway(args: argparse.Namespace, what: str) -> GatewayConfig:
+    """The gateway configuration (``--config``); CliError saying that ``what`` needs it when there is none."""
     config = _configured(args)
     if config is None:
-        raise CliError(f"--emp needs the gateway configuration ({DEFAULT_CONFIG} does not exist; give --config)")
+        raise CliError(f"{what} needs the gateway configuration ({DEFAULT_CONFIG} does not exist; give --config)")
+    return config
+
+
+def configured_emp(args: argparse.Namespace, emp_id: str) -> EmpConfig:
+    """The ``[[emps]]`` entry ``emp_id`` of the configuration (``--config``); CliError naming the known ones."""
+    config = configured_gateway(args, "--emp")
     for emp in config.emps:
         if emp.id == emp_id:
             return emp

@@ -34,7 +34,6 @@ import enum
 import math
 import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
@@ -44,6 +43,7 @@ from zoneinfo import ZoneInfo
 from smgwd.codec.crc import CrcPolicy
 from smgwd.cosem.obis import Obis
 from smgwd.gateway.config_limits import LimitError, load_toml, parse_toml
+from smgwd.gateway.private_file import HINT, PrivateFileError, PrivateFileTooLarge, open_private, read_private
 from smgwd.gateway.timebase import NTP_PORT, NtpServer
 from smgwd.links.dongle import WmbusReceiverLink
 from smgwd.links.url import LinkError, LinkSpec, parse_host_port, parse_link
@@ -104,6 +104,8 @@ class GatewayIdentity:
     """``[gateway]``."""
 
     id: str = "smgwd"  # printable ASCII; prefix of the logical device ids in exports
+    # the key of the meters' pseudonyms (smgwd.gateway.secret); default: gateway.secret beside the store
+    secret: Path = Path("/var/lib/smgwd/gateway.secret")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,7 @@ class EmpConfig:
     grace: float = 120.0  # seconds after a period's end before it is closed (late readings)
     tariff: TariffCalendar | None = None  # taf2: its calendar, from [tariffs.<name>]
     on_demand: bool = True  # TAF6: this EMP may ask for the current values (smgwctl taf6)
+    pseudonymize: bool = False  # meters go out under pseudonyms, physical quantities only (smgwd.wan.pseudonyms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,11 +446,12 @@ def _obis(value: Any, key: str) -> str:
 
 
 _CRC_NAMES = ("auto", "x25", "kermit", "off")
-_SECRET_HINT = "a file only smgwd's user can read, mode 0600 or 0400"
+_SECRET_HINT = HINT
 
 _SECTIONS: dict[str, dict[str, Check]] = {
     "gateway": {
         "id": _text(r"[\x21-\x7e]{1,64}", "1 to 64 printable ASCII characters without spaces"),
+        "secret": _path,
     },
     "store": {
         "path": _path,
@@ -527,6 +531,7 @@ _EMP_FIELDS: dict[str, Check] = {
     "grace": _seconds(zero="close a period at its end"),
     "tariff": _text(r"[A-Za-z0-9_-]{1,64}", "the name of a [tariffs.<name>] table"),
     "on_demand": _boolean,
+    "pseudonymize": _boolean,
 }
 _EMP_PATHS = ("tls_cert", "tls_key", "server_ca", "sig_cert", "sig_key", "chain", "recipient")
 _EMP_SECRETS = ("tls_key", "sig_key")
@@ -589,6 +594,9 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
     store = sections["store"]
     if "path" in store:
         store["path"] = _absolute(store["path"], base_dir)
+    gateway = sections["gateway"]
+    gateway["secret"] = _absolute(gateway["secret"], base_dir) if "secret" in gateway else \
+        store.get("path", StoreConfig().path).parent / "gateway.secret"
     control = sections["control"]
     if "socket" in control:
         control["socket"] = _absolute(control["socket"], base_dir)
@@ -601,15 +609,23 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
                        f"{time.unsynchronised_after} is shorter than poll_interval {time.poll_interval} "
                        "(expected unsynchronised_after >= poll_interval)")
     return GatewayConfig(
-        gateway=GatewayIdentity(**sections["gateway"]),
+        gateway=GatewayIdentity(**gateway),
         store=StoreConfig(**store),
         time=time,
         control=ControlConfig(**control),
         logging=LoggingConfig(**sections["logging"]),
         meters=_meters(document.get("meters", []), base_dir),
-        emps=_emps(document.get("emps", []), base_dir, document.get("tariffs", {})),
+        emps=_pseudonymizing(_emps(document.get("emps", []), base_dir, document.get("tariffs", {})),
+                             gateway["secret"]),
         source=source,
     )
+
+
+def _pseudonymizing(emps: tuple[EmpConfig, ...], secret: Path) -> tuple[EmpConfig, ...]:
+    """``emps``, once the gateway secret is found private where one of them pseudonymizes and it exists."""
+    if any(emp.pseudonymize for emp in emps) and os.path.lexists(secret):
+        _check_private(secret, "gateway.secret")
+    return emps
 
 
 def _array_of_tables(value: Any, name: str) -> list[Any]:
@@ -905,48 +921,24 @@ def _check_shared_dongle(meters: list[MeterConfig], indexes: list[int], where: s
         seen[meter.wmbus_id] = index
 
 
-def _open_private(path: Path, key: str) -> int:
-    """An open descriptor of ``path`` if it is a regular file only its owner can access."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as error:
-        raise _Problem(key, f"cannot open {path}: {error.strerror} (expected {_SECRET_HINT})") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise _Problem(key, f"{path} is not a regular file (expected {_SECRET_HINT})")
-        mode = stat.S_IMODE(info.st_mode)
-        if mode & 0o077:
-            raise _Problem(key, f"{path} has mode {mode:04o}, so group or others can access it "
-                                f"(expected {_SECRET_HINT}: chmod 600 {path})")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
 def _check_private(path: Path, key: str) -> None:
     """Refuse a private key file that group or others can access (read later by its user)."""
-    os.close(_open_private(path, key))
+    try:
+        os.close(open_private(path))
+    except PrivateFileError as error:
+        raise _Problem(key, str(error)) from None
 
 
 def _read_secret(path: Path, key: str, what: str = "a password") -> str:
     """The content of a secret file without its trailing newline, if only its owner can access it."""
-    fd = _open_private(path, key)
     try:
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := os.read(fd, SECRET_MAX_BYTES + 1 - size):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > SECRET_MAX_BYTES:
-                raise _Problem(key, f"{path} is larger than {SECRET_MAX_BYTES} bytes (expected {what})")
-    except OSError as error:
-        raise _Problem(key, f"cannot read {path}: {error.strerror} (expected {_SECRET_HINT})") from None
-    finally:
-        os.close(fd)
+        content = read_private(path, SECRET_MAX_BYTES)
+    except PrivateFileTooLarge as error:
+        raise _Problem(key, f"{error} (expected {what})") from None
+    except PrivateFileError as error:
+        raise _Problem(key, str(error)) from None
     try:
-        secret = b"".join(chunks).decode("utf-8")
+        secret = content.decode("utf-8")
     except UnicodeDecodeError:
         raise _Problem(key, f"{path} is not UTF-8 text (expected {what})") from None
     secret = secret.removesuffix("\n").removesuffix("\r")

@@ -72,6 +72,7 @@ class Deliveries(Listener):
         return [f"emp {emp_id}: delivery not started" for emp_id in sorted(self.unavailable)]
 
     def _start_emp(self, emp: EmpConfig) -> None:
+        from smgwd.gateway.secret import SecretError, load_or_create
         from smgwd.wan.credentials import CredentialError, check_emp
         from smgwd.wan.delivery import DeliveryError, EmpDelivery
 
@@ -81,9 +82,11 @@ class Deliveries(Listener):
         try:
             for warning in check_emp(emp, at):
                 log.warning("emp %s: %s", emp.id, warning, extra=fields(emp=emp.id, event="credential_warning"))
-            options = {"quality": lambda: gateway.timebase.current, **self.options}
+            options: dict[str, Any] = {"quality": lambda: gateway.timebase.current, **self.options}
+            if emp.pseudonymize:
+                options["secret"] = load_or_create(gateway.config.gateway.secret)
             delivery = EmpDelivery(emp, gateway.config.gateway.id, gateway.store, **options)
-        except (CredentialError, DeliveryError) as error:
+        except (CredentialError, DeliveryError, SecretError) as error:
             self.unavailable[emp.id] = str(error)
             log.error("emp %s: delivery not started: %s", emp.id, error,
                       extra=fields(emp=emp.id, event="delivery_unavailable"))

@@ -89,6 +89,7 @@ from smgwd.wan.cms import seal
 from smgwd.wan.delivery_build import SetAside, renderable
 from smgwd.wan.https import HttpsError, HttpsPoster
 from smgwd.wan.message_identity import MessageIdentity
+from smgwd.wan.pseudonyms import Pseudonyms
 from smgwd.wan.tls import client_context
 
 __all__ = [
@@ -205,10 +206,16 @@ class EmpDelivery:
     def __init__(
         self, emp: EmpConfig, gateway_id: str, store: Store, *,
         clock: Callable[[], datetime] = _utcnow, backoff: Callable[[int], float] = Backoff(),
-        quality: Callable[[], TimeQuality] | None = None,
+        quality: Callable[[], TimeQuality] | None = None, secret: bytes | None = None,
     ) -> None:
-        """``quality``: the timebase's current time quality (None: the clock is trusted, for tests)."""
+        """``quality``: the timebase's current time quality (None: the clock is trusted, for tests);
+        ``secret``: the gateway secret, which an EMP with ``pseudonymize`` needs."""
         self.emp = emp
+        self.pseudonyms: Pseudonyms | None = None
+        if emp.pseudonymize:
+            if secret is None:
+                raise DeliveryError(f"emp {emp.id}: pseudonymize needs the gateway secret")
+            self.pseudonyms = Pseudonyms(secret, emp.id)
         self.quality = quality
         self._lock = threading.Lock()  # one build or on-demand answer at a time: they share the sequence
         self._wake: asyncio.Event | None = None
@@ -308,6 +315,8 @@ class EmpDelivery:
                 state: dict[str, str] | None = None) -> list[str]:
         """Seal the documents of ``readings`` and commit them with ``watermark`` = ``mark``, notes and state."""
         messages: list[tuple[str, bytes]] = []
+        if self.pseudonyms is not None:
+            readings = self.pseudonyms.apply(readings)
         for document in renderable(readings, self.emp.shape, poison):
             message_id = self._prefix + uuid.uuid4().hex
             identity = MessageIdentity(self.gateway_id, self.emp.id, message_id, self._sequence + len(messages) + 1,
@@ -407,15 +416,23 @@ class EmpDelivery:
             self._wake.set()
 
     def _set_aside_note(self, reading: Reading, reason: str) -> SystemNote:
+        reading = self._own(reading)
         when = None if reading.gateway_time is None else reading.gateway_time.isoformat()
         return SystemNote(SET_ASIDE_EVENT, f"emp {self.emp.id}: reading of meter {reading.meter_id} "
                           f"{reading.obis} at {when} set aside, it cannot be rendered: {reason}",
                           meter_id=reading.meter_id, obis=str(reading.obis),
                           data={"emp": self.emp.id, "gateway_time": when, "reason": reason})
 
+    def _own(self, reading: Reading) -> Reading:
+        """``reading`` under its meter's own id (the gateway's logs name meters, not pseudonyms)."""
+        if self.pseudonyms is None:
+            return reading
+        return reading._replace(meter_id=self.pseudonyms.meter(reading.meter_id))
+
     def _log_set_aside(self, poison: list[SetAside]) -> None:
         """One line per reading set aside, at most LOG_SET_ASIDE per build, then one line for the rest."""
-        for reading, reason in poison[:LOG_SET_ASIDE]:
+        for pseudonymous, reason in poison[:LOG_SET_ASIDE]:
+            reading = self._own(pseudonymous)
             log.warning("emp %s: reading of meter %s %s set aside (cannot be rendered): %s", self.emp.id,
                         reading.meter_id, reading.obis, reason,
                         extra=fields(emp=self.emp.id, meter=reading.meter_id, event=SET_ASIDE_EVENT))

@@ -557,7 +557,7 @@ def test_a_changed_password_changes_the_meter(tmp_path: Path) -> None:
 # --- hypothesis: every key path, every wrong type ---------------------------------------------
 
 FIELD_KINDS: dict[str, dict[str, str]] = {
-    "gateway": {"id": "string"},
+    "gateway": {"id": "string", "secret": "string"},
     "store": {"path": "string", "retention_days": "integer", "batch_size": "integer", "flush_interval": "number"},
     "time": {"servers": "array", "poll_interval": "number", "timeout": "number", "drift_limit": "number",
              "unsynchronised_after": "number"},
