@@ -9,7 +9,11 @@ reason). ``--format json`` gives JSON Lines with the payload size.
 Without ``--state``, readings the builder set aside because they cannot be
 rendered (see :mod:`smgwd.wan.delivery`) follow: a table section
 "set aside: N reading(s)" with EMP, meter, OBIS, gateway time and reason, or
-in JSON one object per reading with ``"state": "set_aside"``.
+in JSON one object per reading with ``"state": "set_aside"``. Then each
+EMP's progress: the last reading id taken, the start of the next period a
+tariff use case closes (``taf1``/``taf2``/``taf7``), the messages made so far
+(the last signed sequence number) and when readings were last sent on demand
+(TAF6); in JSON one object per EMP with ``"state": "progress"``.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from smgwd.cli.store_common import EXIT_OK, iso, run_on_store, write_table
 from smgwd.gateway.store import LogEntry, OutboxEntry, StoreReader
 from smgwd.wan.delivery import SET_ASIDE_EVENT
 
-__all__ = ["outbox_record", "run", "set_aside_record"]
+__all__ = ["outbox_record", "progress_records", "run", "set_aside_record"]
 
 
 def outbox_record(entry: OutboxEntry) -> dict[str, Any]:
@@ -40,13 +44,31 @@ def set_aside_record(entry: LogEntry) -> dict[str, Any]:
             "gateway_time": data.get("gateway_time"), "set_aside_at": iso(entry.at), "reason": data.get("reason")}
 
 
+#: gateway_state key (delivery.<emp>.<field>) -> the progress record's key
+_PROGRESS = {"seq": "last_reading", "period": "next_period", "sequence": "messages", "taf6": "last_on_demand"}
+
+
+def progress_records(state: dict[str, str]) -> list[dict[str, Any]]:
+    """Each EMP's delivery progress from the gateway state (see the module comment), by EMP id."""
+    found: dict[str, dict[str, Any]] = {}
+    for key, value in state.items():
+        if not key.startswith("delivery."):
+            continue
+        emp, _, field = key.removeprefix("delivery.").rpartition(".")
+        if emp and field in _PROGRESS:
+            record = found.setdefault(emp, {"state": "progress", "emp": emp, **dict.fromkeys(_PROGRESS.values())})
+            record[_PROGRESS[field]] = int(value) if value.isdigit() else value
+    return [found[emp] for emp in sorted(found)]
+
+
 def show_deliveries(reader: StoreReader, args: argparse.Namespace) -> int:
     entries = reader.outbox(args.state)
     aside = [] if args.state else [set_aside_record(e) for e in reader.log("system", event=SET_ASIDE_EVENT)]
+    progress = [] if args.state else progress_records(reader.state())
     if args.format == "json":
         for entry in entries:
             sys.stdout.write(json.dumps(outbox_record(entry), ensure_ascii=False) + "\n")
-        for record in aside:
+        for record in [*aside, *progress]:
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return EXIT_OK
     rows = [(iso(e.created_at, "seconds"), e.emp, e.message_id, e.state, e.attempts,
@@ -58,6 +80,11 @@ def show_deliveries(reader: StoreReader, args: argparse.Namespace) -> int:
         sys.stdout.write(f"\nset aside: {len(aside)} reading(s) that cannot be rendered (never delivered)\n")
         write_table(("emp", "meter", "obis", "gateway time", "reason"),
                     [(r["emp"], r["meter"], r["obis"], r["gateway_time"], r["reason"]) for r in aside], sys.stdout)
+    if progress:
+        sys.stdout.write("\nprogress per EMP\n")
+        write_table(("emp", "last reading", "next period", "messages", "last on demand"),
+                    [[r[name] for name in ("emp", *_PROGRESS.values())] for r in progress], sys.stdout,
+                    right=(1, 3))
     return EXIT_OK
 
 

@@ -40,3 +40,25 @@ def test_table_and_state_filter(db: Path) -> None:
     assert lines[0].split() == ["created", "emp", "message", "state", "attempts", "acked/next", "reason"]
     assert len(lines) == 2 and "gw-emp-a" in lines[1] and "HTTP 403 not_for_us: wrong recipient" in lines[1]
     assert smgwctl("--db", str(db), "deliveries", "--state", "lost").returncode == 1  # usage error
+
+
+def test_progress_per_emp_follows_the_outbox(tmp_path: Path) -> None:
+    """Each EMP's watermarks: the last reading taken, the next period to close, messages made, last TAF6."""
+    path = tmp_path / "smgwd.db"
+    with running(path) as store:
+        store.enqueue("supplier", [("gw-supplier-1", b"1")], "delivery.supplier.seq", "1200", created_at=T0,
+                      more_state={"delivery.supplier.sequence": "7"})
+        store.enqueue("dso.north", [("gw-dso-1", b"2")], "delivery.dso.north.period", "2026-04-01T22:00:00+00:00",
+                      created_at=T0, more_state={"delivery.dso.north.sequence": "31"})
+        store.enqueue("dso.north", [("gw-dso-2", b"3")], "delivery.dso.north.taf6", "2026-04-02T08:00:00+00:00",
+                      created_at=T0, more_state={"delivery.dso.north.sequence": "32"})
+    records = [json.loads(line) for line in smgwctl("--db", str(path), "deliveries", "--format", "json").stdout.splitlines()]
+    assert [r for r in records if r["state"] == "progress"] == [
+        {"state": "progress", "emp": "dso.north", "last_reading": None, "next_period": "2026-04-01T22:00:00+00:00",
+         "messages": 32, "last_on_demand": "2026-04-02T08:00:00+00:00"},
+        {"state": "progress", "emp": "supplier", "last_reading": 1200, "next_period": None, "messages": 7,
+         "last_on_demand": None}]
+    table = smgwctl("--db", str(path), "deliveries").stdout.split("progress per EMP\n")[1].splitlines()
+    assert table[0].split() == ["emp", "last", "reading", "next", "period", "messages", "last", "on", "demand"]
+    assert table[2].split() == ["supplier", "1200", "7"]
+    assert "progress" not in smgwctl("--db", str(path), "deliveries", "--state", "queued").stdout
