@@ -2,7 +2,7 @@
 
 import sys
 
-from tests.bench import bus, cms, daemon, decode_cli, delivery, dlms, mbus_records, sim_push, sml_decode, store_ingest, wmbus
+from tests.bench import bus, cms, daemon, decode_cli, delivery, dlms, mbus_records, sim_push, sml_decode, store_ingest, taf7, wmbus
 
 BENCHMARKS = {
     "sml": sml_decode.main,
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "daemon": daemon.main,
     "cms": cms.main,
     "delivery": delivery.main,
+    "taf7": taf7.main,
 }
 
 for name in sys.argv[1:] or list(BENCHMARKS):
