@@ -31,7 +31,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Callable, Iterable
 
 from smgwd.gateway.config import GatewayConfig, MeterConfig, MeterMode
 from smgwd.gateway.control import ControlServer
@@ -141,8 +141,9 @@ class Gateway:
 
     def __init__(
         self, config: GatewayConfig, notifier: Notifier | None = None, log_limiter: RateLimitFilter | None = None,
-        listeners: Iterable[Listener] = (),
+        listeners: Iterable[Listener] = (), clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock``: the system clock the gateway stamps readings with (UTC seconds; tests shift it)."""
         self.config = config
         self.log_limiter = log_limiter
         self.notifier = notifier or Notifier.from_environment()
@@ -152,7 +153,7 @@ class Gateway:
         self.timebase = Timebase(
             config.time.servers, poll_interval=config.time.poll_interval, timeout=config.time.timeout,
             drift_limit=config.time.drift_limit, unsynchronised_after=config.time.unsynchronised_after,
-            on_quality_change=self._quality_changed, on_clock_step=self._clock_stepped,
+            on_quality_change=self._quality_changed, on_clock_step=self._clock_stepped, clock=clock,
         )
         self.meters: dict[str, _Running] = {}
         self.listeners: list[Listener] = list(listeners)

@@ -13,7 +13,10 @@ the log. On reload only the EMPs whose configuration (or
 the gateway's identity) changed are restarted. The control socket's ``taf6
 EMP [METER ...]`` makes that EMP's delivery answer with the current values at
 once (TAF6, :meth:`~smgwd.wan.delivery.EmpDelivery.on_demand`). Periodic use
-cases close periods only while the gateway's timebase trusts its time. :mod:`smgwd.wan.delivery` and
+cases close periods only while the gateway's timebase trusts its time. An EMP
+with ``pseudonymize`` gets the gateway secret (:mod:`smgwd.gateway.secret`),
+made here on its first start; one that cannot be read keeps that EMP from
+starting, with the reason. :mod:`smgwd.wan.delivery` and
 its cryptography are imported when the first EMP starts, so a gateway without
 EMPs never loads them.
 """
