@@ -105,3 +105,21 @@ def test_a_reader_does_not_write(filled: Path) -> None:
     assert times()["s.db"] == before["s.db"]
     wal = filled.parent / "s.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0  # SQLite may leave an empty log behind
+
+
+def test_first_trusted_time_of_some_meters(tmp_path: Path) -> None:
+    from smgwd.reading import TimeQuality
+
+    path = tmp_path / "s.db"
+    with running(path) as store:
+        store.on_readings([reading("m1", k, time_quality=TimeQuality.UNSYNCHRONISED) for k in range(5)]
+                          + [reading("m1", k, time_quality=TimeQuality.DRIFTING) for k in (7, 9)]
+                          + [reading("m2", k) for k in (4, 6)]
+                          + [reading("m3", k, time_quality=TimeQuality.UNSYNCHRONISED) for k in range(3)])
+    with StoreReader(path) as reader:
+        assert reader.first_trusted_time() == T0 + timedelta(minutes=4)
+        assert reader.first_trusted_time(["m1"]) == T0 + timedelta(minutes=7)  # unsynchronised ones do not count
+        assert reader.first_trusted_time(["m3", "m1"]) == T0 + timedelta(minutes=7)
+        assert reader.first_trusted_time(["m3"]) is None  # only untrusted readings
+        assert reader.first_trusted_time(["nobody"]) is None  # no reading at all
+        assert reader.first_trusted_time(["nobody", "m2"]) == T0 + timedelta(minutes=4)

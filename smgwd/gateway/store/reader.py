@@ -178,17 +178,27 @@ class StoreReader:
         row = self._conn.execute(
             _SELECT_READINGS + " WHERE meter_id = ? AND obis = ? AND gateway_time BETWEEN ? AND ? AND raw_kind = 0"
             + quality + f" ORDER BY gateway_time {order}, id {order} LIMIT 1",
-            (meter, str(Obis.parse(str(obis))), low, high),
+            (meter, str(obis) if isinstance(obis, Obis) else str(Obis.parse(obis)), low, high),
         ).fetchone()
         return None if row is None else decode_reading(row)
 
     def first_trusted_time(self, meters: Sequence[str] = ()) -> datetime | None:
-        """The earliest gateway time of a reading of ``meters`` (all if empty) whose time was trusted."""
-        sql = "SELECT min(gateway_time) FROM readings WHERE time_quality IN ('synchronised', 'drifting')"
+        """The earliest gateway time of a reading of ``meters`` (all if empty) whose time was trusted.
+
+        Walks the gateway-time index from the oldest reading and stops at the first that counts (an
+        aggregate over the meters' rows would read every reading they have); meters without any
+        reading are left out first (one index probe each), so they never make it walk the whole store.
+        """
+        sql = ("SELECT gateway_time FROM readings INDEXED BY readings_time WHERE gateway_time IS NOT NULL"
+               " AND time_quality IN ('synchronised', 'drifting')")
         if meters:
+            probe = "SELECT 1 FROM readings WHERE meter_id = ? LIMIT 1"
+            meters = [meter for meter in meters if self._conn.execute(probe, (meter,)).fetchone() is not None]
+            if not meters:
+                return None
             sql += f" AND meter_id IN ({', '.join('?' * len(meters))})"
-        (found,) = self._conn.execute(sql, list(meters)).fetchone()
-        return _time(found)
+        row = self._conn.execute(sql + " ORDER BY gateway_time LIMIT 1", list(meters)).fetchone()
+        return None if row is None else _time(row[0])
 
     def last_readings(self, meter: str) -> list[Reading]:
         """The newest reading of each OBIS code of ``meter``, by OBIS code."""
