@@ -147,6 +147,15 @@ STORE_COMMANDS = {
 }
 
 
+def _emp_command(commands: argparse._SubParsersAction[ArgumentParser], where: ArgumentParser, name: str,
+                 summary: str, description: str, meters_help: str, format_help: str) -> None:
+    """A command on one EMP and some of its meters: ``NAME EMP [METER ...] [--format table|json]``."""
+    command = commands.add_parser(name, parents=[where], help=summary, description=description)
+    command.add_argument("emp", metavar="EMP", help="the [[emps]] id")
+    command.add_argument("meters", metavar="METER", nargs="*", help=meters_help)
+    command.add_argument("--format", choices=("table", "json"), default="table", help=format_help)
+
+
 def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> None:
     """The commands that read the gateway's store (database from --db or the configuration)."""
     time_help = "ISO 8601 time, UTC unless it has an offset"
@@ -191,24 +200,18 @@ def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) ->
     deliveries.add_argument("--state", choices=("queued", "sent", "acked", "failed"), help="only this state")
     deliveries.add_argument("--format", choices=("table", "json"), default="table",
                             help="output: a table (default) or JSON Lines")
-    taf6 = commands.add_parser(
-        "taf6", parents=[where], help="readings on demand (TAF6): the running daemon sends an EMP the current values",
-        description="Ask the running daemon (its control socket, from --config) to send EMP the latest value of "
-                    "every OBIS code of the meters named (all meters the EMP is given if none) at once. Prints "
-                    "the message ids; exit status 1 with the daemon's reason if it refuses.")
-    taf6.add_argument("emp", metavar="EMP", help="the [[emps]] id")
-    taf6.add_argument("meters", metavar="METER", nargs="*", help="only these meters")
-    taf6.add_argument("--format", choices=("table", "json"), default="table",
-                      help="output: message ids one per line (default) or the daemon's JSON answer")
-    pseudonyms = commands.add_parser(
-        "pseudonyms", parents=[where], help="the pseudonyms under which an EMP gets the meters (pseudonymize)",
-        description="Show which pseudonym stands for which meter in the deliveries to EMP (an [[emps]] entry "
-                    "with pseudonymize = true): of the meters named, else the EMP's, else all configured. "
-                    "Reads the gateway secret (root or smgwd's user).")
-    pseudonyms.add_argument("emp", metavar="EMP", help="the [[emps]] id")
-    pseudonyms.add_argument("meters", metavar="METER", nargs="*", help="only these meter ids")
-    pseudonyms.add_argument("--format", choices=("table", "json"), default="table",
-                            help="output: a table (default) or JSON Lines")
+    _emp_command(
+        commands, where, "taf6", "readings on demand (TAF6): the running daemon sends an EMP the current values",
+        "Ask the running daemon (its control socket, from --config) to send EMP the latest value of "
+        "every OBIS code of the meters named (all meters the EMP is given if none) at once. Prints "
+        "the message ids; exit status 1 with the daemon's reason if it refuses.",
+        "only these meters", "output: message ids one per line (default) or the daemon's JSON answer")
+    _emp_command(
+        commands, where, "pseudonyms", "the pseudonyms under which an EMP gets the meters (pseudonymize)",
+        "Show which pseudonym stands for which meter in the deliveries to EMP (an [[emps]] entry "
+        "with pseudonymize = true): of the meters named, else the EMP's, else all configured. "
+        "Reads the gateway secret (root or smgwd's user).",
+        "only these meter ids", "output: a table (default) or JSON Lines")
     store = commands.add_parser("store", help="check the store's database file",
                                 description="Work with the store's database file itself.")
     store_actions = store.add_subparsers(dest="action", metavar="ACTION", required=True)

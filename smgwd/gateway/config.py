@@ -608,6 +608,9 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
         raise _Problem("time.unsynchronised_after",
                        f"{time.unsynchronised_after} is shorter than poll_interval {time.poll_interval} "
                        "(expected unsynchronised_after >= poll_interval)")
+    emps = _emps(document.get("emps", []), base_dir, document.get("tariffs", {}))
+    if any(emp.pseudonymize for emp in emps) and os.path.lexists(gateway["secret"]):
+        _check_private(gateway["secret"], "gateway.secret")  # one that is missing, smgwd makes
     return GatewayConfig(
         gateway=GatewayIdentity(**gateway),
         store=StoreConfig(**store),
@@ -615,17 +618,9 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
         control=ControlConfig(**control),
         logging=LoggingConfig(**sections["logging"]),
         meters=_meters(document.get("meters", []), base_dir),
-        emps=_pseudonymizing(_emps(document.get("emps", []), base_dir, document.get("tariffs", {})),
-                             gateway["secret"]),
+        emps=emps,
         source=source,
     )
-
-
-def _pseudonymizing(emps: tuple[EmpConfig, ...], secret: Path) -> tuple[EmpConfig, ...]:
-    """``emps``, once the gateway secret is found private where one of them pseudonymizes and it exists."""
-    if any(emp.pseudonymize for emp in emps) and os.path.lexists(secret):
-        _check_private(secret, "gateway.secret")
-    return emps
 
 
 def _array_of_tables(value: Any, name: str) -> list[Any]:
