@@ -12,8 +12,10 @@ rendered (see :mod:`smgwd.wan.delivery`) follow: a table section
 in JSON one object per reading with ``"state": "set_aside"``. Then each
 EMP's progress: the last reading id taken, the start of the next period a
 tariff use case closes (``taf1``/``taf2``/``taf7``), the messages made so far
-(the last signed sequence number) and when readings were last sent on demand
-(TAF6); in JSON one object per EMP with ``"state": "progress"``.
+(the last signed sequence number), when readings were last sent on demand
+(TAF6), the id of the EMP's last TAF6 request handled and how many entries of
+its requests answers were refused; in JSON one object per EMP with
+``"state": "progress"``.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def set_aside_record(entry: LogEntry) -> dict[str, Any]:
 
 
 #: gateway_state key (delivery.<emp>.<field>) -> the progress record's key
-_PROGRESS = {"seq": "last_reading", "period": "next_period", "sequence": "messages", "taf6": "last_on_demand"}
+_PROGRESS = {"seq": "last_reading", "period": "next_period", "sequence": "messages", "taf6": "last_on_demand",
+             "request": "last_request", "requests_refused": "requests_refused"}
 
 
 def progress_records(state: dict[str, str]) -> list[dict[str, Any]]:
@@ -82,9 +85,10 @@ def show_deliveries(reader: StoreReader, args: argparse.Namespace) -> int:
                     [(r["emp"], r["meter"], r["obis"], r["gateway_time"], r["reason"]) for r in aside], sys.stdout)
     if progress:
         sys.stdout.write("\nprogress per EMP\n")
-        write_table(("emp", "last reading", "next period", "messages", "last on demand"),
+        write_table(("emp", "last reading", "next period", "messages", "last on demand", "last request",
+                     "refused requests"),
                     [[r[name] for name in ("emp", *_PROGRESS.values())] for r in progress], sys.stdout,
-                    right=(1, 3))
+                    right=(1, 3, 5, 6))
     return EXIT_OK
 
 

@@ -2,8 +2,13 @@
 
 ``smgw-emp --config emp.toml [run]`` serves HTTPS with client certificates
 until SIGTERM/SIGINT; ``smgw-emp --config emp.toml readings [--meter] [--obis]
-[--format table|json]`` lists what it stored. A bad configuration stops it
-with one line and exit status 78.
+[--format table|json]`` lists what it stored. ``smgw-emp --config emp.toml ask
+GATEWAY [METER ...]`` asks a gateway for its current values (TAF6): the request
+waits in the store until the gateway next asks for its requests, and
+``requests [--gateway] [--format]`` shows each one's state (pending,
+answered with the message, declined with the gateway's reason). A bad
+configuration stops it with one line and exit status 78; a request the
+configuration's ``[gateways]`` does not allow, with one line and status 1.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     readings.add_argument("--meter")
     readings.add_argument("--obis")
     readings.add_argument("--format", choices=("table", "json"), default="table")
+    ask = commands.add_parser("ask", help="ask a gateway for its current values (TAF6)")
+    ask.add_argument("gateway", help="the gateway's participant name, as in [gateways] (smgw for CN=smgw TLS)")
+    ask.add_argument("meters", nargs="*", metavar="METER", help="meters to ask for (default: all it gives us)")
+    requests = commands.add_parser("requests", help="list the TAF6 requests and their answers")
+    requests.add_argument("--gateway")
+    requests.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 
@@ -95,11 +106,43 @@ def main(argv: list[str] | None = None) -> int:
     except EmpConfigError as error:
         print(f"smgw-emp: {error}", file=sys.stderr)
         return EX_CONFIG
-    if args.command == "readings":
+    if args.command in _LISTS:
         from smgwd.cli.pipes import quiet_on_broken_pipe
 
-        return quiet_on_broken_pipe(lambda: _list(config, args))
+        return quiet_on_broken_pipe(lambda: _LISTS[args.command](config, args))
+    if args.command == "ask":
+        return _ask(config, args.config, args.gateway, args.meters)
     return _serve(config)
+
+
+def _ask(config: EmpConfig, source: str, gateway: str, meters: list[str]) -> int:
+    """``smgw-emp ask``: store a pending TAF6 request; print its id."""
+    from smgwd.emp.store import EmpStore
+    from smgwd.wan.taf6_requests import MAX_METERS, METER_ID
+
+    bound = None if config.gateways is None else config.gateways.get(gateway)
+    problem = None
+    if not METER_ID.fullmatch(gateway):
+        problem = f"{gateway[:70]!r} is not a gateway name"
+    elif bad := [m for m in meters if not METER_ID.fullmatch(m)]:
+        problem = f"{bad[0][:70]!r} is not a meter id"
+    elif len(meters) > MAX_METERS:
+        problem = f"{len(meters)} meters, more than {MAX_METERS} in one request"
+    elif config.gateways is not None and bound is None:
+        problem = f"gateway {gateway} is not in [gateways] of {source}"
+    elif bound is not None and "*" not in bound and (foreign := sorted(set(meters) - bound)):
+        problem = f"gateway {gateway} may not report meter {foreign[0]} ([gateways] of {source})"
+    if problem is not None:
+        print(f"smgw-emp: ask: {problem}", file=sys.stderr)
+        return 1
+    store = EmpStore(config.store)
+    try:
+        request = store.ask(gateway, meters)
+    finally:
+        store.close()
+    print(f"request {request.id} to gateway {gateway} for {' '.join(request.meters) or 'all meters'}: pending "
+          "(the gateway takes it when it next asks for requests)")
+    return 0
 
 
 def _list(config: EmpConfig, args: argparse.Namespace) -> int:
@@ -114,6 +157,24 @@ def _list(config: EmpConfig, args: argparse.Namespace) -> int:
               f"  scaler {record['scaler']}  unit {record['unit']}  taken {record['gateway_time'] or '-'}"
               f" ({record['time_quality'] or 'no time'})")
     return 0
+
+
+def _requests(config: EmpConfig, args: argparse.Namespace) -> int:
+    """``smgw-emp requests``: the TAF6 requests, one line (or JSON object) each."""
+    from smgwd.emp.store import EmpStore
+
+    store = EmpStore(config.store, readonly=True)
+    for request in store.requests(args.gateway):
+        record = request.record()
+        detail = {"answered": f"by {record['message_id']} ({record['answers']} message(s))",
+                  "declined": f"declined: {record['reason']}"}.get(record["state"], "pending")
+        print(json.dumps(record) if args.format == "json" else
+              f"{record['id']:>6}  {record['asked']}  {record['gateway']:16} "
+              f"{' '.join(record['meters']) or 'all':30} {detail}")
+    return 0
+
+
+_LISTS = {"readings": _list, "requests": _requests}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Routes: ``POST /v1/meterdata`` (header ``X-Message-Id``; body: the CMS message,
 DER), ``GET /v1/readings?meter=&obis=&since=``, ``GET /v1/messages/{id}``,
-``GET /v1/status`` (refusal counters and open connections).
+``GET /v1/status`` (refusal counters and open connections), and for TAF6
+requests (:mod:`smgwd.wan.taf6_requests`) ``GET /v1/requests?after=N`` and
+``POST /v1/requests/{id}/decline`` (a JSON body of at most MAX_DECLINE bytes).
 
 How this works: a threading HTTP server. The accept loop admits a connection
 only while its peer address holds fewer than ``max_per_peer`` connections and
@@ -60,6 +62,8 @@ MAX_CONNECTIONS = 64
 MAX_PER_PEER = 8
 DRAIN_FACTOR = 4  # an oversized body up to this many times the limit is read and dropped before answering
 _LENGTH = re.compile(r"[0-9]{1,19}")
+_DECLINE = re.compile(r"/v1/requests/([^/]{1,24})/decline")
+MAX_DECLINE = 4096
 
 
 class _LengthRefused(ValueError):
@@ -169,21 +173,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._answer(*service.refuse(refusal.status, refusal.kind, str(refusal), message_id, self.client))
             return
-        if urlsplit(self.path).path != "/v1/meterdata":
+        path = urlsplit(self.path).path
+        decline = _DECLINE.fullmatch(path)
+        if path != "/v1/meterdata" and decline is None:
             self.close_connection = True
             self._answer(404, {"error": "not_found"})
             return
-        if length > service.max_body:
+        limit = service.max_body if decline is None else MAX_DECLINE
+        if length > limit:
             self.close_connection = True
-            if length <= DRAIN_FACTOR * service.max_body:
+            if length <= DRAIN_FACTOR * limit:
                 self._discard(length)  # let the client finish sending, so it reads the answer
-            status, body = service.refuse(413, "oversized", f"{length} bytes > {service.max_body}", message_id,
-                                          self.client)
+            status, body = service.refuse(413, "oversized", f"{length} bytes > {limit}", message_id, self.client)
             self._answer(status, body)
             return
         data = self.rfile.read(length)
         if len(data) < length:
             raise _ClientGone(f"closed after {len(data)} of {length} body bytes")
+        if decline is not None:
+            self._answer(*service.decline(self.client, self.client_role, decline.group(1), data))
+            return
         status, answer = service.meterdata(message_id, data, self.client, client_role=self.client_role)
         self._answer(status, answer)
 
@@ -204,6 +213,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif url.path.startswith("/v1/messages/"):
             message = store.message(url.path.rsplit("/", 1)[1])
             self._answer(200 if message else 404, message or {"error": "not_found"})
+        elif url.path == "/v1/requests":
+            after = parse_qs(url.query).get("after")
+            self._answer(*self.server.service.pending_for(self.client, self.client_role, after[0] if after else None))
         elif url.path == "/v1/status":
             self._answer(200, self.server.status())
         else:

@@ -12,7 +12,15 @@ the signed message identity if the message has one (it must name this EMP when
 ``name`` is set, its message id must be the header's, its creation time not
 older than ``max_age``, its sequence number after the gateway's last), then
 idempotent storage. Every refusal has a status, a reason and a counter;
-nothing half-checked is ever stored.
+nothing half-checked is ever stored. A ``taf6`` message whose signed identity
+names a request marks that request of its gateway answered, in the same
+transaction.
+
+TAF6 requests (:mod:`smgwd.wan.taf6_requests`): :meth:`EmpService.pending_for`
+hands a gateway its own pending requests, and :meth:`EmpService.decline` takes
+its refusal of one; both only for a TLS client that is a gateway's TLS
+certificate (and, with ``gateways`` set, one listed there), which sees and
+declines only its own requests.
 """
 
 from __future__ import annotations
@@ -39,12 +47,22 @@ from smgwd.safexml import XmlError
 from smgwd.wan.cms import (CmsError, DecryptionError, NotForRecipientError, SignatureError, UntrustedSignerError,
                            open_)
 from smgwd.wan.roles import GATEWAY, participant, participant_of_names
+from smgwd.wan.taf6_requests import parse_decline
 
 __all__ = ["EmpService", "MESSAGE_ID"]
 
 log = logging.getLogger("smgw-emp")
 
 MESSAGE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+_REQUEST_ID = re.compile(r"0|[1-9][0-9]{0,17}")  # below 2**63, as request ids are
+
+
+class _Refusal(ValueError):
+    """A request refused before any work: its kind (the counter) and reason."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
 
 
 def _raw(value: DlmsValue) -> str:
@@ -153,6 +171,43 @@ class EmpService:
             return "signer_not_client", f"signed by gateway {signer.name}, sent by gateway {peer.name}"
         return None
 
+    def _requesting_gateway(self, client: str, client_role: str | None) -> str:
+        """The TLS client's gateway participant name; _Refusal when it is no gateway (or one not listed)."""
+        peer = participant_of_names(client, client_role)
+        if peer.role != GATEWAY or peer.kind != "TLS":
+            raise _Refusal("not_a_gateway", f"the TLS client is {peer.describe()}: only a gateway has requests")
+        if self.gateways is not None and peer.name not in self.gateways:
+            raise _Refusal("unknown_gateway", f"gateway {peer.name} is not in this EMP's [gateways]")
+        return peer.name
+
+    def pending_for(self, client: str, client_role: str | None, after: str | None) -> tuple[int, dict[str, Any]]:
+        """``GET /v1/requests?after=N``: the TLS client's pending TAF6 requests after id N."""
+        try:
+            gateway = self._requesting_gateway(client, client_role)
+        except _Refusal as refusal:
+            return self.refuse(403, refusal.kind, str(refusal), "requests", client)
+        if after is not None and not _REQUEST_ID.fullmatch(after):
+            return self.refuse(400, "bad_request", f"after={after[:24]!r} is not a request id", "requests", client)
+        found = self.store.pending(gateway, int(after or 0))
+        self.counters["requests_handed"] += len(found)
+        return 200, {"requests": [request.record() for request in found]}
+
+    def decline(self, client: str, client_role: str | None, request_id: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /v1/requests/<id>/decline``: the gateway will not answer its request ``id``."""
+        what = f"request {request_id[:24]}"
+        try:
+            gateway = self._requesting_gateway(client, client_role)
+            reason = parse_decline(body)
+        except _Refusal as refusal:
+            return self.refuse(403, refusal.kind, str(refusal), what, client)
+        except ValueError as error:
+            return self.refuse(400, "bad_request", str(error), what, client)
+        if not (_REQUEST_ID.fullmatch(request_id) and self.store.decline(gateway, int(request_id), reason)):
+            return self.refuse(404, "unknown_request", f"gateway {gateway} has no pending {what}", what, client)
+        self.counters["declined"] += 1
+        log.warning("gateway %s declined request %s: %s", gateway, request_id, reason)
+        return 200, {"declined": int(request_id)}
+
     def refuse(self, status: int, kind: str, reason: str, message_id: str, client: str) -> tuple[int, dict[str, Any]]:
         self.counters[kind] += 1
         log.warning("refused message %s from %s: %s: %s", message_id, client, kind, reason)
@@ -204,10 +259,13 @@ class EmpService:
                                    f"{self.max_age.days} days ago", message_id, client)
         signer = opened.signer_cert.subject.rfc4514_string()
         digest = hashlib.sha256(body).hexdigest()
+        answers = None
+        if identity is not None and identity.taf == "taf6" and identity.request is not None:
+            answers = (speaker_name, identity.request)
         try:
             stored = self.store.accept(message_id, digest, signer, client, rows,
                                        None if identity is None else (sender_of(speaker_name, identity.gateway),
-                                                                      identity.sequence))
+                                                                      identity.sequence), answers)
         except ReplayError as error:
             return self.refuse(409, error.kind, str(error), message_id, client)
         self.counters["stored" if stored else "duplicate"] += 1

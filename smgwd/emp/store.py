@@ -15,10 +15,19 @@ an old sequence. Values keep the raw integer and scaler, as everywhere in
 smgwd, with the DLMS type they came in, the meter's status word, the gateway's
 capture time and its time quality (an older store gains those columns when it
 is opened for writing; its old rows have them empty).
+
+``requests`` holds the EMP's TAF6 requests (:mod:`smgwd.wan.taf6_requests`),
+one row per request to one gateway (named by its certificates' participant
+name, as in ``[gateways]``): ``pending`` until a signed ``taf6`` message of that
+gateway names it (``answered``, with the first answering message and the
+count of answers; stored in the transaction that stores the message) or the
+gateway declines it (``declined``, with its reason). Ids only grow
+(AUTOINCREMENT): a gateway asks for those after the last it handled.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -28,8 +37,9 @@ from typing import Any, Iterable
 
 from smgwd.cosem.datatypes import INTEGER_TYPES
 from smgwd.cosem.xml_values import XML_NAMES
+from smgwd.wan.taf6_requests import MAX_REQUESTS, OnDemandRequest
 
-__all__ = ["EmpStore", "ReplayError", "Row", "StoredReading"]
+__all__ = ["EmpStore", "ReplayError", "RequestRecord", "Row", "StoredReading"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -57,6 +67,18 @@ CREATE TABLE IF NOT EXISTS readings (
 );
 CREATE INDEX IF NOT EXISTS readings_meter ON readings (meter, obis, received_at);
 CREATE INDEX IF NOT EXISTS messages_digest ON messages (digest);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    gateway TEXT NOT NULL,
+    meters TEXT NOT NULL,
+    asked_at TEXT NOT NULL,
+    state TEXT NOT NULL,
+    message_id TEXT,
+    answers INTEGER NOT NULL DEFAULT 0,
+    closed_at TEXT,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS requests_pending ON requests (gateway, state, id);
 CREATE TABLE IF NOT EXISTS senders (
     gateway TEXT PRIMARY KEY,
     sequence INTEGER NOT NULL,
@@ -141,6 +163,33 @@ class StoredReading:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """A TAF6 request as the EMP keeps it."""
+
+    request: OnDemandRequest
+    gateway: str
+    state: str  # pending | answered | declined
+    message_id: str | None  # the first message that answered it
+    answers: int  # messages that named it
+    closed_at: str | None  # when it was answered or declined
+    reason: str | None  # the gateway's, when it declined
+
+    def record(self) -> dict[str, Any]:
+        """The JSON object of ``smgw-emp requests --format json``."""
+        return {**self.request.record(), "gateway": self.gateway, "state": self.state,
+                "message_id": self.message_id, "answers": self.answers, "closed_at": self.closed_at,
+                "reason": self.reason}
+
+
+def _request_of(number: int, meters: str, asked: str) -> OnDemandRequest:
+    return OnDemandRequest(number, tuple(json.loads(meters)), datetime.fromisoformat(asked))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
 class EmpStore:
     """One SQLite file; safe to use from the server's handler threads."""
 
@@ -172,12 +221,14 @@ class EmpStore:
         self._conn.close()
 
     def accept(self, message_id: str, digest: str, signer: str, client: str,
-               rows: Iterable[Row], sender: tuple[str, int] | None = None) -> bool:
+               rows: Iterable[Row], sender: tuple[str, int] | None = None,
+               answers: tuple[str, int] | None = None) -> bool:
         """Store a message and its readings; False when it was a duplicate.
 
-        ``sender`` is the (gateway, sequence number) of its signed identity, if it has one.
+        ``sender`` is the (gateway, sequence number) of its signed identity, if it has one; ``answers``
+        the (gateway participant, request id) of the TAF6 request it answers.
         """
-        now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        now = _now()
         with self._lock:
             known = self._conn.execute("SELECT digest FROM messages WHERE message_id = ?", (message_id,)).fetchone()
             if known is not None:
@@ -201,6 +252,11 @@ class EmpStore:
                         "INSERT INTO senders VALUES (?, ?, ?, ?) ON CONFLICT (gateway) DO UPDATE SET "
                         "sequence = excluded.sequence, message_id = excluded.message_id, updated_at = excluded.updated_at",
                         (sender[0], sender[1], message_id, now))
+                if answers is not None:
+                    self._conn.execute(
+                        "UPDATE requests SET state = 'answered', message_id = coalesce(message_id, ?), "
+                        "answers = answers + 1, closed_at = coalesce(closed_at, ?) "
+                        "WHERE id = ? AND gateway = ? AND state != 'declined'", (message_id, now, answers[1], answers[0]))
                 self._conn.execute("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
                                    (message_id, digest, now, signer, client, len(rows)))
                 self._conn.executemany(
@@ -213,6 +269,42 @@ class EmpStore:
                 self._conn.execute("ROLLBACK")
                 raise
             return True
+
+    def ask(self, gateway: str, meters: Iterable[str] = ()) -> OnDemandRequest:
+        """A new pending TAF6 request to ``gateway`` for ``meters`` (empty: all it gives this EMP)."""
+        now = _now()
+        chosen = list(dict.fromkeys(meters))
+        with self._lock:
+            cursor = self._conn.execute(
+                "INSERT INTO requests (gateway, meters, asked_at, state) VALUES (?, ?, ?, 'pending')",
+                (gateway, json.dumps(chosen), now))
+        assert cursor.lastrowid is not None
+        return _request_of(cursor.lastrowid, json.dumps(chosen), now)
+
+    def pending(self, gateway: str, after: int = 0, limit: int = MAX_REQUESTS) -> list[OnDemandRequest]:
+        """``gateway``'s pending requests after id ``after``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, meters, asked_at FROM requests WHERE gateway = ? AND state = 'pending' AND id > ? "
+                "ORDER BY id LIMIT ?", (gateway, after, limit)).fetchall()
+        return [_request_of(*row) for row in rows]
+
+    def decline(self, gateway: str, request_id: int, reason: str) -> bool:
+        """Mark ``gateway``'s pending request declined; False if it has no such pending request."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE requests SET state = 'declined', closed_at = ?, reason = ? "
+                "WHERE id = ? AND gateway = ? AND state = 'pending'", (_now(), reason, request_id, gateway))
+        return cursor.rowcount == 1
+
+    def requests(self, gateway: str | None = None, limit: int = 10_000) -> list[RequestRecord]:
+        """The requests (of ``gateway``, or all), oldest first."""
+        where, params = ("WHERE gateway = ?", (gateway,)) if gateway is not None else ("", ())
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, meters, asked_at, gateway, state, message_id, answers, closed_at, reason "
+                f"FROM requests {where} ORDER BY id LIMIT ?", (*params, limit)).fetchall()
+        return [RequestRecord(_request_of(*row[:3]), *row[3:]) for row in rows]
 
     def sender(self, gateway: str) -> tuple[int, str] | None:
         """The highest sequence number stored from ``gateway``, and that message's id."""

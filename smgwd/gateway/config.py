@@ -204,7 +204,8 @@ class EmpConfig:
     interpolate_within: float = 0.0  # interpolate between readings at most this far apart (0: never)
     grace: float = 120.0  # seconds after a period's end before it is closed (late readings)
     tariff: TariffCalendar | None = None  # taf2: its calendar, from [tariffs.<name>]
-    on_demand: bool = True  # TAF6: this EMP may ask for the current values (smgwctl taf6)
+    on_demand: bool = True  # TAF6: this EMP may ask for the current values (smgwctl taf6, or its own requests)
+    request_poll: float = 60.0  # seconds between asking the EMP for its TAF6 requests; 0 = never ask
     pseudonymize: bool = False  # meters go out under pseudonyms, physical quantities only (smgwd.wan.pseudonyms)
 
 
@@ -531,6 +532,7 @@ _EMP_FIELDS: dict[str, Check] = {
     "grace": _seconds(zero="close a period at its end"),
     "tariff": _text(r"[A-Za-z0-9_-]{1,64}", "the name of a [tariffs.<name>] table"),
     "on_demand": _boolean,
+    "request_poll": _seconds(zero="never ask the EMP for requests"),
     "pseudonymize": _boolean,
 }
 _EMP_PATHS = ("tls_cert", "tls_key", "server_ca", "sig_cert", "sig_key", "chain", "recipient")

@@ -43,6 +43,19 @@ the time is not trusted no period closes: a wrong clock never closes a day
 that has not been. :meth:`EmpDelivery.on_demand` (TAF6) makes one message of
 the latest value of every OBIS code of the EMP's meters, at once.
 
+TAF6 asked by the EMP itself (:mod:`smgwd.wan.taf6_requests`): every
+``request_poll`` seconds an EMP with ``on_demand`` is asked for its pending
+requests after the last one handled (gateway_state ``delivery.<emp>.request``).
+Each is answered like ``smgwctl taf6`` but with its id in the messages' signed
+identity, committed with the new last-handled id, so a request is answered
+once whatever the EMP hands out again. A request that cannot be answered (a
+meter this EMP is not given, no value stored yet) is declined: the reason goes
+to the EMP first, then the id is committed with a ``taf6_declined`` note in
+the system log; a decline the EMP did not receive is tried again at the next
+poll. Entries of the EMP's answer that are not valid requests are counted
+(``delivery.<emp>.requests_refused``) and logged when they change; they
+never keep the valid ones from being answered.
+
 The sender (:meth:`EmpDelivery.send_next`) reads the oldest message of this
 EMP that is not done (``queued``, or ``sent`` and not acknowledged: a restart
 sends it again; the EMP is idempotent on the id, so it stores it once). It
@@ -64,6 +77,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -90,11 +104,14 @@ from smgwd.wan.delivery_build import SetAside, renderable
 from smgwd.wan.https import HttpsError, HttpsPoster
 from smgwd.wan.message_identity import MessageIdentity
 from smgwd.wan.pseudonyms import Pseudonyms
+from smgwd.wan.taf6_requests import (MAX_REASON, OnDemandRequest, Problem, decline_path, parse_requests,
+                                     requests_path)
 from smgwd.wan.tls import client_context
 
 __all__ = [
     "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "legacy_watermark_key",
-    "on_demand_key", "period_key", "read_cert", "read_certs", "read_key", "sequence_key", "set_aside_key", "watermark_key",
+    "on_demand_key", "period_key", "read_cert", "read_certs", "read_key", "request_key", "requests_refused_key",
+    "sequence_key", "set_aside_key", "watermark_key",
 ]
 
 log = logging.getLogger("smgwd.delivery")
@@ -132,6 +149,16 @@ def sequence_key(emp: str) -> str:
 def on_demand_key(emp: str) -> str:
     """The gateway_state key holding when ``emp`` last got readings on demand (TAF6)."""
     return f"delivery.{emp}.taf6"
+
+
+def request_key(emp: str) -> str:
+    """The gateway_state key holding the id of the last TAF6 request of ``emp`` handled (answered or declined)."""
+    return f"delivery.{emp}.request"
+
+
+def requests_refused_key(emp: str) -> str:
+    """The gateway_state key counting entries of ``emp``'s requests answers that were not valid requests."""
+    return f"delivery.{emp}.requests_refused"
 
 
 def period_key(emp: str) -> str:
@@ -241,6 +268,11 @@ class EmpDelivery:
         self._loaded = False
         self._failing = False
         self.set_aside = 0  # readings ever set aside for this EMP (they cannot be rendered)
+        self._last_request = 0  # the id of the EMP's last TAF6 request handled
+        self.requests_refused = 0  # entries of the EMP's requests answers that were not valid requests
+        self._request_problems: tuple[str, ...] = ()
+        self._requests_trouble: str | None = None
+        self._requests_path = requests_path(self._poster.path)
         self.truncated = False  # the last build stopped at MAX_READINGS: more readings wait
 
     def close(self) -> None:
@@ -273,6 +305,10 @@ class EmpDelivery:
         self.set_aside = int(counted) if counted.isdigit() else 0
         sequence = state.get(sequence_key(self.emp.id), "0")
         self._sequence = int(sequence) if sequence.isdigit() else 0
+        request = state.get(request_key(self.emp.id), "0")
+        self._last_request = int(request) if request.isdigit() else 0
+        refused = state.get(requests_refused_key(self.emp.id), "0")
+        self.requests_refused = int(refused) if refused.isdigit() else 0
         self._loaded = True
 
     def build(self) -> list[str]:
@@ -312,7 +348,7 @@ class EmpDelivery:
 
     def _commit(self, readings: list[Reading], poison: list[SetAside], created: datetime, taf: str | None,
                 watermark: str, mark: str, notes: list[SystemNote] | None = None,
-                state: dict[str, str] | None = None) -> list[str]:
+                state: dict[str, str] | None = None, request: int | None = None) -> list[str]:
         """Seal the documents of ``readings`` and commit them with ``watermark`` = ``mark``, notes and state."""
         messages: list[tuple[str, bytes]] = []
         if self.pseudonyms is not None:
@@ -320,7 +356,7 @@ class EmpDelivery:
         for document in renderable(readings, self.emp.shape, poison):
             message_id = self._prefix + uuid.uuid4().hex
             identity = MessageIdentity(self.gateway_id, self.emp.id, message_id, self._sequence + len(messages) + 1,
-                                       created, taf)
+                                       created, taf, request)
             messages.append((message_id, self._sealer.seal(document, identity)))
         total = self.set_aside + len(poison)
         state = dict(state or {})
@@ -383,10 +419,12 @@ class EmpDelivery:
         self.truncated = True
         return made
 
-    def on_demand(self, meters: tuple[str, ...] = ()) -> list[str]:
+    def on_demand(self, meters: tuple[str, ...] = (), request: int | None = None) -> list[str]:
         """TAF6: one message now with the latest value of every OBIS code of ``meters`` (the EMP's if empty).
 
-        Blocking: call it in a worker thread. ValueError for a meter this EMP is not given.
+        ``request``: the EMP's request this answers (signed in the messages, committed as the last handled).
+        Blocking: call it in a worker thread. ValueError for a meter this EMP is not given, or, for a
+        request, when there is no value to send.
         """
         if not self.emp.on_demand:
             raise ValueError(f"emp {self.emp.id} may not ask for readings on demand (on_demand = false)")
@@ -402,13 +440,100 @@ class EmpDelivery:
         readings = [r for meter in (meters or tuple(allowed)) for r in reader.last_readings(meter)
                     if not self.emp.obis or str(r.obis) in self.emp.obis]
         readings.sort(key=lambda r: r.gateway_time or _NO_TIME)
+        if request is not None and not readings:
+            raise ValueError(f"no value stored yet of {', '.join(meters) if meters else 'any meter of this EMP'}")
         poison: list[SetAside] = []
         created = self.clock()
+        state = None if request is None else {request_key(self.emp.id): str(request)}
         with self._lock:
-            made = self._commit(readings, poison, created, "taf6", on_demand_key(self.emp.id), created.isoformat())
-        self._event(logging.INFO, "taf6_answered", f"readings on demand: {len(readings)} value(s) in "
+            made = self._commit(readings, poison, created, "taf6", on_demand_key(self.emp.id), created.isoformat(),
+                                state=state, request=request)
+            if request is not None:
+                self._last_request = request
+        asked = "" if request is None else f" (request {request} of the EMP)"
+        self._event(logging.INFO, "taf6_answered", f"readings on demand{asked}: {len(readings)} value(s) in "
                     f"{len(made)} message(s)")
         return made
+
+    # --- TAF6 requests of the EMP -------------------------------------------------------
+
+    def poll_requests(self) -> int:
+        """Ask the EMP for its pending TAF6 requests, answer or decline each new one; how many were handled.
+
+        Blocking: call it in a worker thread.
+        """
+        if not self.store.flush(FLUSH_TIMEOUT):
+            raise DeliveryError("the store did not commit in time")
+        if not self._loaded:
+            self._load()
+        try:
+            answer = self._poster.get(f"{self._requests_path}?after={self._last_request}")
+        except HttpsError as error:
+            self._requests_unavailable(logging.WARNING, f"no answer: {error}")
+            return 0
+        if answer.status != 200:
+            level = logging.INFO if answer.status == 404 else logging.WARNING
+            self._requests_unavailable(level, f"HTTP {answer.status}" + (
+                ": the EMP offers no TAF6 requests" if answer.status == 404 else ""))
+            return 0
+        if self._requests_trouble is not None:
+            self._requests_trouble = None
+            self._event(logging.INFO, "taf6_requests_available", "the EMP answers requests for TAF6 again",
+                        log_it=False)
+        requests, problems = parse_requests(answer.body)
+        self._note_problems(problems)
+        handled = 0
+        for request in requests:
+            if request.id > self._last_request and self._handle(request):
+                handled += 1
+        return handled
+
+    def _handle(self, request: OnDemandRequest) -> bool:
+        """Answer ``request``, or decline it; False when the EMP did not take the decline (tried again later)."""
+        try:
+            if self.on_demand(request.meters, request=request.id):
+                return True
+            reason = "every value was set aside: none can be rendered (see smgwctl deliveries on the gateway)"
+        except ValueError as refusal:
+            reason = str(refusal)[:MAX_REASON]
+        try:
+            answer = self._poster.post(json.dumps({"reason": reason}).encode(), {"Content-Type": "application/json"},
+                                       path=decline_path(self._poster.path, request.id))
+        except HttpsError as error:
+            log.warning("emp %s: declining request %d not delivered (%s): tried again at the next poll", self.emp.id,
+                        request.id, error, extra=fields(emp=self.emp.id, event="taf6_declined"))
+            return False
+        if answer.status >= 500:
+            return False
+        note = SystemNote("taf6_declined", f"emp {self.emp.id}: request {request.id} declined: {reason}",
+                          data={"emp": self.emp.id, "request": request.id, "reason": reason,
+                                "emp_answer": answer.status})
+        with self._lock:
+            self._commit([], [], self.clock(), "taf6", request_key(self.emp.id), str(request.id), [note])
+            self._last_request = request.id
+        log.warning("emp %s: request %d declined: %s", self.emp.id, request.id, reason,
+                    extra=fields(emp=self.emp.id, event="taf6_declined"))
+        return True
+
+    def _requests_unavailable(self, level: int, why: str) -> None:
+        """Log once per streak that the EMP's requests could not be had."""
+        if self._requests_trouble is None:
+            self._event(level, "taf6_requests_unavailable", f"asking for TAF6 requests: {why}", log_it=False)
+        self._requests_trouble = why
+
+    def _note_problems(self, problems: list[Problem]) -> None:
+        """Count and log the refused entries of an answer, when their reasons differ from the last answer's."""
+        reasons = tuple(sorted(problem.reason for problem in problems))
+        if reasons == self._request_problems:
+            return
+        self._request_problems = reasons
+        if not problems:
+            return
+        self.requests_refused += len(problems)
+        self.store.set_state(requests_refused_key(self.emp.id), self.requests_refused)
+        self._event(logging.WARNING, "taf6_requests_refused",
+                    f"{len(problems)} entr{'y' if len(problems) == 1 else 'ies'} of the EMP's requests refused "
+                    f"({self.requests_refused} in all), first: {problems[0]}")
 
     def wake(self) -> None:
         """Let :meth:`run` send at once (call it on the loop, after :meth:`on_demand`)."""
@@ -508,12 +633,17 @@ class EmpDelivery:
         """Build every ``interval`` and send whatever is due, until cancelled (or woken by :meth:`wake`)."""
         self._wake = asyncio.Event()
         next_build = time.monotonic()
+        polls = self.emp.on_demand and self.emp.request_poll > 0
+        next_poll = next_build if polls else math.inf
         while True:
             wait = self.emp.interval
             try:
                 if time.monotonic() >= next_build:
                     await asyncio.to_thread(self.build)
                     next_build = time.monotonic() + (0.0 if self.truncated else self.emp.interval)
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + self.emp.request_poll
+                    await asyncio.to_thread(self.poll_requests)
                 due: float | None = 0.0
                 sent = 0
                 while due == 0.0:
@@ -521,7 +651,7 @@ class EmpDelivery:
                     sent += 1
                 if sent > 1:
                     give_back()  # the messages read, posted and answered are gone
-                wait = max(0.0, next_build - time.monotonic())
+                wait = max(0.0, min(next_build, next_poll) - time.monotonic())
                 if due is not None:
                     wait = min(wait, due)
             except asyncio.CancelledError:

@@ -1,4 +1,4 @@
-"""One kept-alive HTTPS connection to an EMP, over a given mutual-TLS context.
+"""One kept-alive HTTPS connection to an EMP, over a given mutual-TLS context (POSTs, and GETs on its host).
 
 How this works: :class:`HttpsPoster` holds at most one
 :class:`http.client.HTTPSConnection` to the URL's host and reuses it while the
@@ -58,12 +58,19 @@ class HttpsPoster:
         self._lock = threading.Lock()
         self._closed = False
 
-    def post(self, body: bytes, headers: dict[str, str]) -> Answer:
-        """POST ``body``; the answer, or HttpsError."""
+    def post(self, body: bytes, headers: dict[str, str], path: str | None = None) -> Answer:
+        """POST ``body`` to the URL's path (or ``path`` on its host); the answer, or HttpsError."""
+        return self._exchange("POST", path or self.path, body, headers)
+
+    def get(self, path: str) -> Answer:
+        """GET ``path`` on the URL's host; the answer, or HttpsError."""
+        return self._exchange("GET", path, None, {})
+
+    def _exchange(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Answer:
         connection = self._kept() or http.client.HTTPSConnection(
             self.host, self.port, timeout=self.timeout, context=self.context)
         try:
-            connection.request("POST", self.path, body=body, headers=headers)
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read(MAX_ANSWER + 1)
             if len(data) > MAX_ANSWER:

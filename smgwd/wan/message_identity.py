@@ -9,7 +9,9 @@ its one value is a UTF8String holding a JSON object with exactly the keys
 ``gateway``, ``emp``, ``message``, ``sequence`` (the gateway's count of
 messages to that EMP, from 1) and ``created`` (ISO 8601 UTC), and optionally
 ``taf``, the tariff use case the message serves (``taf1``, ``taf6``, ...),
-checked on the way in with their types and ranges.
+and ``request``, the id of the EMP's TAF6 request a ``taf6`` message answers
+(:mod:`smgwd.wan.taf6_requests`), checked on the way in with their types and
+ranges.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = ["IDENTITY_OID", "MAX_SEQUENCE", "MessageIdentity"]
 IDENTITY_OID = "2.25.57078294139257918000709552531867280028"
 MAX_SEQUENCE = 2**63 - 1
 _KEYS = ("gateway", "emp", "message", "sequence", "created")
+_OPTIONAL = ("taf", "request")
 _TAF = re.compile(r"taf\d{1,2}")
 _MAX_TEXT = 128
 
@@ -43,6 +46,7 @@ class MessageIdentity:
     sequence: int
     created: datetime
     taf: str | None = None  # the tariff use case, e.g. "taf7"; None: readings as they came
+    request: int | None = None  # taf6: the EMP's request this message answers; None: asked on the gateway
 
     def to_der(self) -> bytes:
         """The DER UTF8String value of the attribute."""
@@ -51,6 +55,8 @@ class MessageIdentity:
             "created": self.created.astimezone(timezone.utc).isoformat(timespec="seconds")}
         if self.taf is not None:
             document["taf"] = self.taf
+        if self.request is not None:
+            document["request"] = self.request
         return bytes(core.UTF8String(json.dumps(document, separators=(",", ":"))).dump())
 
     @classmethod
@@ -61,11 +67,16 @@ class MessageIdentity:
             document = json.loads(text)
         except (ValueError, TypeError) as error:
             raise MalformedError(f"message identity attribute is not a UTF8String of JSON: {error}") from None
-        if not isinstance(document, dict) or sorted(set(document) - {"taf"}) != sorted(_KEYS):
-            raise MalformedError(f"message identity must have exactly the keys {', '.join(_KEYS)} (and maybe taf)")
+        if not isinstance(document, dict) or sorted(set(document) - set(_OPTIONAL)) != sorted(_KEYS):
+            raise MalformedError(f"message identity must have exactly the keys {', '.join(_KEYS)} "
+                                 f"(and maybe {' and '.join(_OPTIONAL)})")
         taf = document.get("taf")
         if taf is not None and not (isinstance(taf, str) and _TAF.fullmatch(taf)):
             raise MalformedError("message identity: taf must be a use case such as \"taf7\"")
+        request = document.get("request")
+        if request is not None and (taf != "taf6" or type(request) is not int or not 1 <= request <= MAX_SEQUENCE):
+            raise MalformedError(f"message identity: request must be an integer 1..{MAX_SEQUENCE}, "
+                                 "in a taf6 message only")
         for key in ("gateway", "emp", "message", "created"):
             value = document[key]
             if not isinstance(value, str) or not 0 < len(value) <= _MAX_TEXT:
@@ -80,4 +91,4 @@ class MessageIdentity:
         if created.tzinfo is None:
             raise MalformedError("message identity: created has no UTC offset")
         return cls(document["gateway"], document["emp"], document["message"], sequence,
-                   created.astimezone(timezone.utc), taf)
+                   created.astimezone(timezone.utc), taf, request)

@@ -51,14 +51,17 @@ def test_progress_per_emp_follows_the_outbox(tmp_path: Path) -> None:
         store.enqueue("dso.north", [("gw-dso-1", b"2")], "delivery.dso.north.period", "2026-04-01T22:00:00+00:00",
                       created_at=T0, more_state={"delivery.dso.north.sequence": "31"})
         store.enqueue("dso.north", [("gw-dso-2", b"3")], "delivery.dso.north.taf6", "2026-04-02T08:00:00+00:00",
-                      created_at=T0, more_state={"delivery.dso.north.sequence": "32"})
+                      created_at=T0, more_state={"delivery.dso.north.sequence": "32", "delivery.dso.north.request": "5",
+                                                 "delivery.dso.north.requests_refused": "2"})
     records = [json.loads(line) for line in smgwctl("--db", str(path), "deliveries", "--format", "json").stdout.splitlines()]
     assert [r for r in records if r["state"] == "progress"] == [
         {"state": "progress", "emp": "dso.north", "last_reading": None, "next_period": "2026-04-01T22:00:00+00:00",
-         "messages": 32, "last_on_demand": "2026-04-02T08:00:00+00:00"},
+         "messages": 32, "last_on_demand": "2026-04-02T08:00:00+00:00", "last_request": 5, "requests_refused": 2},
         {"state": "progress", "emp": "supplier", "last_reading": 1200, "next_period": None, "messages": 7,
-         "last_on_demand": None}]
+         "last_on_demand": None, "last_request": None, "requests_refused": None}]
     table = smgwctl("--db", str(path), "deliveries").stdout.split("progress per EMP\n")[1].splitlines()
-    assert table[0].split() == ["emp", "last", "reading", "next", "period", "messages", "last", "on", "demand"]
+    assert table[0].split() == ["emp", "last", "reading", "next", "period", "messages", "last", "on", "demand",
+                                "last", "request", "refused", "requests"]
+    assert table[1].split()[-2:] == ["5", "2"]
     assert table[2].split() == ["supplier", "1200", "7"]
     assert "progress" not in smgwctl("--db", str(path), "deliveries", "--state", "queued").stdout

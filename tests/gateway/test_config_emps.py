@@ -36,6 +36,9 @@ def test_defaults_and_relative_paths(tmp_path: Path) -> None:
                             tmp_path / "ca.pem", tmp_path / "sig.pem", tmp_path / "sig.key", tmp_path / "enc.pem")
     assert (emp.interval, emp.shape, emp.timeout, emp.enabled, emp.meters, emp.obis) == (900.0, "josef", 4.0, True,
                                                                                          (), ())
+    assert (emp.on_demand, emp.request_poll) == (True, 60.0)
+    assert parse_config("[[emps]]\n" + emp_files(tmp_path) + "request_poll = 0\n",
+                        base_dir=tmp_path).emps[0].request_poll == 0.0
 
 
 def test_selection_is_resolved(tmp_path: Path) -> None:
@@ -51,6 +54,10 @@ def test_selection_is_resolved(tmp_path: Path) -> None:
                            "\"1-0:1.8.0*255\")"),
     ('meters = ["a", "a"]', "emps[0].meters[1]: 'a' is listed twice (expected each once)"),
     ('interval = 0', "emps[0].interval: 0 is out of range (expected seconds > 0)"),
+    ('request_poll = -1', "emps[0].request_poll: -1 is out of range (expected seconds >= 0, "
+                          "0 = never ask the EMP for requests)"),
+    ('request_poll = "1m"', "emps[0].request_poll: got the string '1m' (expected seconds >= 0, "
+                            "0 = never ask the EMP for requests)"),
 ])
 def test_errors(tmp_path: Path, extra: str, message: str) -> None:
     assert error_of("[[emps]]\n" + emp_files(tmp_path) + extra, tmp_path) == f"smgwd.toml: {message}"
