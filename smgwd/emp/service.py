@@ -118,12 +118,14 @@ def rows_of(document: bytes) -> list[Row]:
             if isinstance(obj, (Data, Register))]
 
 
-def sender_of(signer: str, gateway: str) -> str:
-    """Whose sequence a message continues: the signing participant's, for the gateway id it signed.
+def sender_of(signer: str, gateway: str, emp: str) -> str:
+    """Whose sequence a message continues: the signing participant's, for the gateway id and EMP it signed.
 
-    Keyed by the certificate too, so no gateway can move another's sequence by naming its id.
+    Keyed by the certificate too, so no gateway can move another's sequence by naming its id; and by the
+    EMP id, as a gateway counts per ``[[emps]]`` entry: two entries delivering to one EMP (``[cms] name``
+    unset) are two sequences.
     """
-    return f"{signer}/{gateway}"
+    return f"{signer}/{gateway}/{emp}"
 
 
 @dataclass
@@ -264,7 +266,7 @@ class EmpService:
             answers = (speaker_name, identity.request)
         try:
             stored = self.store.accept(message_id, digest, signer, client, rows,
-                                       None if identity is None else (sender_of(speaker_name, identity.gateway),
+                                       None if identity is None else (sender_of(speaker_name, identity.gateway, identity.emp),
                                                                       identity.sequence), answers)
         except ReplayError as error:
             return self.refuse(409, error.kind, str(error), message_id, client)

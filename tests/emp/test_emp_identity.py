@@ -21,11 +21,12 @@ from tests.emp.test_emp_service import cert, document, emp, key, pki, post  # no
 NOW = datetime.now(timezone.utc)
 
 
-def sealed_as(pki: Path, message: str, sequence: int, created: datetime = NOW, gateway: str = "smgw-lab-1") -> bytes:  # noqa: F811
+def sealed_as(pki: Path, message: str, sequence: int, created: datetime = NOW, gateway: str = "smgw-lab-1",  # noqa: F811
+              emp: str = "emp") -> bytes:
     lab = pki / "lab"
     return seal(document(), signer_cert=cert(lab / "smgw/smgw/sig.pem"), signer_key=key(lab / "smgw/smgw/sig.key"),
                 recipient_certs=[cert(lab / "emp/emp/enc.pem")], chain=[cert(lab / "subca.pem")],
-                identity=MessageIdentity(gateway, "emp", message, sequence, created))
+                identity=MessageIdentity(gateway, emp, message, sequence, created))
 
 
 def test_the_identity_is_a_signed_attribute(pki: Path) -> None:  # noqa: F811
@@ -53,8 +54,8 @@ def test_messages_in_sequence_are_stored(emp: tuple[EmpServer, EmpService], pki:
 
 @pytest.mark.parametrize(("case", "status", "kind", "reason"), [
     ("header_differs", 400, "id_mismatch", "the signed message id is m-9, the header says m-8"),
-    ("old_sequence", 409, "old_sequence", "sequence 1 of gateway smgw/smgw-lab-1 is not after its last one, 3 (m-3)"),
-    ("same_sequence", 409, "old_sequence", "sequence 3 of gateway smgw/smgw-lab-1 is not after its last one, 3 (m-3)"),
+    ("old_sequence", 409, "old_sequence", "sequence 1 of gateway smgw/smgw-lab-1/emp is not after its last one, 3 (m-3)"),
+    ("same_sequence", 409, "old_sequence", "sequence 3 of gateway smgw/smgw-lab-1/emp is not after its last one, 3 (m-3)"),
     ("stale", 409, "stale", "more than 31 days ago"),
 ])
 def test_refusals(emp: tuple[EmpServer, EmpService], pki: Path, case: str, status: int, kind: str,  # noqa: F811
@@ -77,6 +78,14 @@ def test_another_gateway_counts_on_its_own(emp: tuple[EmpServer, EmpService], pk
     server, _ = emp
     assert post(server, pki, "a-7", sealed_as(pki, "a-7", 7)).status_code == 200
     assert post(server, pki, "b-1", sealed_as(pki, "b-1", 1, gateway="smgw-lab-2")).status_code == 200
+
+
+def test_two_delivery_profiles_to_one_emp_count_apart(emp: tuple[EmpServer, EmpService], pki: Path) -> None:  # noqa: F811
+    """Two [[emps]] entries of one gateway at one EMP without [cms] name: each has its own sequence."""
+    server, _ = emp
+    assert post(server, pki, "p-5", sealed_as(pki, "p-5", 5, emp="readings")).status_code == 200
+    assert post(server, pki, "q-1", sealed_as(pki, "q-1", 1, emp="taf7")).status_code == 200, "refused as old"
+    assert post(server, pki, "p-2", sealed_as(pki, "p-2", 2, emp="readings")).json()["error"] == "old_sequence"
 
 
 @pytest.mark.parametrize("value", [
