@@ -185,9 +185,13 @@ def _add_store_commands(commands: argparse._SubParsersAction[ArgumentParser]) ->
                           help="oldest first (asc, default) or newest first (desc)")
     readings.add_argument("--format", choices=("table", "json", "csv"), default="table",
                           help="output: a table (default), JSON Lines or CSV")
-    log = commands.add_parser("log", parents=[where], help="the system, calibration or consumer log",
-                              description="Print entries of one of the three TR-03109 logs, oldest first.")
-    log.add_argument("kind", choices=("system", "calibration", "consumer"), help="which log")
+    log = commands.add_parser(
+        "log", parents=[where], help="the system, calibration or consumer log, or verify their hash chains",
+        description="Print entries of one of the three TR-03109 logs, oldest first; or, with verify, check the "
+                    "hash chain and signed checkpoints of one log or all three (exit 0 intact, 2 broken).")
+    log.add_argument("kind", choices=("system", "calibration", "consumer", "verify"), help="which log, or verify")
+    log.add_argument("which", nargs="?", choices=("system", "calibration", "consumer"),
+                     help="verify: only this log (default: all three)")
     log.add_argument("--since", metavar="TIME", help=time_help)
     log.add_argument("--limit", type=int, default=100, metavar="N", help="the newest N entries (default 100, 0 = all)")
     log.add_argument("--format", choices=("table", "json"), default="table",

@@ -52,6 +52,11 @@ def _configured(args: argparse.Namespace) -> GatewayConfig | None:
         raise CliError(str(error)) from None
 
 
+def optional_gateway(args: argparse.Namespace) -> GatewayConfig | None:
+    """The gateway configuration (``--config``), or None when there is none (the default file is missing)."""
+    return _configured(args)
+
+
 def configured_gateway(args: argparse.Namespace, what: str) -> GatewayConfig:
     """The gateway configuration (``--config``); CliError saying that ``what`` needs it when there is none."""
     config = _configured(args)

@@ -106,6 +106,10 @@ class GatewayIdentity:
     id: str = "smgwd"  # printable ASCII; prefix of the logical device ids in exports
     # the key of the meters' pseudonyms (smgwd.gateway.secret); default: gateway.secret beside the store
     secret: Path = Path("/var/lib/smgwd/gateway.secret")
+    # the gateway's signature certificate and key, which sign the logs' checkpoints (smgwd.gateway.log_seal);
+    # default: those of the first [[emps]] entry; None: the logs are chained but not signed
+    sig_cert: Path | None = None
+    sig_key: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,7 @@ class StoreConfig:
     retention_days: int = 400  # 0 = keep forever
     batch_size: int = 500
     flush_interval: float = 1.0  # seconds
+    log_checkpoint_interval: float = 3600.0  # seconds between two signed checkpoints of the logs (and at stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,12 +458,15 @@ _SECTIONS: dict[str, dict[str, Check]] = {
     "gateway": {
         "id": _text(r"[\x21-\x7e]{1,64}", "1 to 64 printable ASCII characters without spaces"),
         "secret": _path,
+        "sig_cert": _path,
+        "sig_key": _path,
     },
     "store": {
         "path": _path,
         "retention_days": _integer(0, 36_500, "whole days 0..36500, 0 = keep forever"),
         "batch_size": _integer(1, 100_000, "an integer 1..100000"),
         "flush_interval": _seconds(),
+        "log_checkpoint_interval": _seconds(),
     },
     "time": {
         "servers": _servers,
@@ -611,6 +619,7 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
                        f"{time.unsynchronised_after} is shorter than poll_interval {time.poll_interval} "
                        "(expected unsynchronised_after >= poll_interval)")
     emps = _emps(document.get("emps", []), base_dir, document.get("tariffs", {}))
+    _signature_key(gateway, base_dir, emps)
     if any(emp.pseudonymize for emp in emps) and os.path.lexists(gateway["secret"]):
         _check_private(gateway["secret"], "gateway.secret")  # one that is missing, smgwd makes
     return GatewayConfig(
@@ -916,6 +925,19 @@ def _check_shared_dongle(meters: list[MeterConfig], indexes: list[int], where: s
                            f"{meter.wmbus_id!r} is also the wmbus_id of meters[{seen[meter.wmbus_id]}] on {where} "
                            "(expected one entry per meter)")
         seen[meter.wmbus_id] = index
+
+
+def _signature_key(gateway: dict[str, Any], base_dir: Path, emps: tuple[EmpConfig, ...]) -> None:
+    """Resolve ``[gateway] sig_cert``/``sig_key``: both or neither; neither takes the first EMP's."""
+    given = [key for key in ("sig_cert", "sig_key") if key in gateway]
+    if len(given) == 1:
+        other = "sig_key" if given[0] == "sig_cert" else "sig_cert"
+        raise _Problem(f"gateway.{other}", f"missing (expected a file path: {given[0]} and {other} go together)")
+    if given:
+        gateway["sig_cert"], gateway["sig_key"] = (_absolute(gateway[k], base_dir) for k in ("sig_cert", "sig_key"))
+        _check_private(gateway["sig_key"], "gateway.sig_key")
+    elif emps:
+        gateway["sig_cert"], gateway["sig_key"] = emps[0].sig_cert, emps[0].sig_key
 
 
 def _check_private(path: Path, key: str) -> None:

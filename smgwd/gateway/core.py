@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 from smgwd.gateway.config import GatewayConfig, MeterConfig, MeterMode
 from smgwd.gateway.control import ControlServer
 from smgwd.gateway.listener import Listener
+from smgwd.gateway.log_sealing import LogSealing
 from smgwd.gateway.logsetup import RateLimitFilter, fields
 from smgwd.gateway.loopwatch import LoopWatch
 from smgwd.gateway.plausibility import flag_implausible
@@ -163,6 +164,7 @@ class Gateway:
         self._healthy = True
         self.loopwatch: LoopWatch | None = None  # while run() runs
         self.control = ControlServer(config.control.socket, self.live_status)
+        self.sealing: LogSealing | None = None  # from start()
 
     # --- what drivers call --------------------------------------------------------------
 
@@ -222,6 +224,8 @@ class Gateway:
         """Open the store, start time and meters, then READY=1."""
         self.store.start()
         self.store.log("system", "start", f"smgwd starting with {len(self.config.meters)} meter(s)")
+        await asyncio.to_thread(self._record_make_up, self.config)
+        self.sealing = LogSealing(self.config.gateway, self.store)
         self._tasks.append(asyncio.create_task(self.timebase.run(), name="timebase"))
         try:
             await self.control.start()
@@ -245,6 +249,21 @@ class Gateway:
         task = asyncio.create_task(driver.run(), name=f"meter-{meter.id}")
         self.meters[meter.id] = _Running(meter, driver, task)
 
+    def _record_make_up(self, config: GatewayConfig) -> None:
+        """Calibration-log what changed in meters, certificates and versions since last time (blocking)."""
+        from smgwd.gateway.calibration_events import record_changes
+        from smgwd.gateway.store import StoreError
+        from smgwd.gateway.store.reader import StoreReader
+
+        try:
+            self.store.flush(timeout=5.0)
+            with StoreReader(self.store.path) as reader:
+                state = reader.state()
+        except StoreError as error:
+            log.error("calibration log: the store cannot be read: %s", error, extra=fields(event="store_error"))
+            return
+        record_changes(config, state, self.store)
+
     async def _stop_meter(self, meter_id: str) -> None:
         running = self.meters.pop(meter_id)
         running.task.cancel()
@@ -260,6 +279,9 @@ class Gateway:
         for meter_id, meter in wanted.items():
             if meter_id not in self.meters:
                 self._start_meter(meter)
+        if config.gateway != self.config.gateway:
+            self.sealing = LogSealing(config.gateway, self.store)
+        await asyncio.to_thread(self._record_make_up, config)
         self.config = config
         for listener in self.listeners:
             await listener.reload(config)
@@ -283,7 +305,7 @@ class Gateway:
     async def _main_loop(self, stop: asyncio.Event, loop: asyncio.AbstractEventLoop, ping_every: float | None,
                          tick_every: float, watch: LoopWatch) -> None:
         last_ping = float("-inf")
-        last_status = last_prune = loop.time()
+        last_status = last_prune = last_seal = loop.time()
         while not stop.is_set():
             try:
                 async with asyncio.timeout(tick_every):
@@ -302,6 +324,9 @@ class Gateway:
                 cut = datetime.now(timezone.utc) - timedelta(days=self.config.store.retention_days)
                 await asyncio.to_thread(self.store.prune, cut)
                 last_prune = now
+            if self.sealing is not None and now - last_seal >= self.config.store.log_checkpoint_interval:
+                await asyncio.to_thread(self.sealing.seal_now)
+                last_seal = now
 
     def status_line(self) -> str:
         """One line for STATUS= and status views."""
@@ -370,5 +395,7 @@ class Gateway:
         await self.control.close()
         self.publish_state()
         self.store.log("system", "stop", "smgwd stopping")
+        if self.sealing is not None:
+            await asyncio.to_thread(self.sealing.seal_now)  # the last checkpoint covers the stop
         await asyncio.to_thread(self.store.stop, timeout)
         log.info("smgwd stopped", extra=fields(event="stop"))

@@ -85,7 +85,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -94,7 +94,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from smgwd.gateway.config import EmpConfig
 from smgwd.gateway.logsetup import fields
 from smgwd.gateway.memory import give_back
-from smgwd.gateway.store import Store, StoreReader, SystemNote
+from smgwd.gateway.store import OutboxEntry, Store, StoreReader, SystemNote
 from smgwd.reading import Reading, TimeQuality
 from smgwd.calendars.periods import next_start, period_start
 from smgwd.taf.use_case import UseCase, meters_of, use_case
@@ -109,7 +109,7 @@ from smgwd.wan.taf6_requests import (MAX_REASON, OnDemandRequest, Problem, decli
 from smgwd.wan.tls import client_context
 
 __all__ = [
-    "Backoff", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "legacy_watermark_key",
+    "Backoff", "CONSUMER_EVENT", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "legacy_watermark_key",
     "on_demand_key", "period_key", "read_cert", "read_certs", "read_key", "request_key", "requests_refused_key",
     "sequence_key", "set_aside_key", "watermark_key",
 ]
@@ -123,6 +123,11 @@ REFUSED = frozenset({400, 403, 409, 413, 422})  # the EMP will never take this m
 FLUSH_TIMEOUT = 30.0
 LOG_SET_ASIDE = 10  # log lines per build for readings set aside; the rest in one line
 SET_ASIDE_EVENT = "delivery_set_aside"
+CONSUMER_EVENT = "data_sent"  # the consumer log's entry for each meter of an acknowledged message
+#: the tariff use case of a message -> what the consumer log calls its content
+_PURPOSE = {None: "meter readings", "taf14": "high-frequency readings (TAF14)", "taf1": "billing values (TAF1)",
+            "taf2": "tariff register values (TAF2)", "taf6": "readings on demand (TAF6)",
+            "taf7": "a quarter-hour load profile (TAF7)"}
 _NO_TIME = datetime.max.replace(tzinfo=timezone.utc)  # sorts a reading without a gateway time last
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -351,20 +356,23 @@ class EmpDelivery:
                 state: dict[str, str] | None = None, request: int | None = None) -> list[str]:
         """Seal the documents of ``readings`` and commit them with ``watermark`` = ``mark``, notes and state."""
         messages: list[tuple[str, bytes]] = []
+        summaries: dict[str, dict[str, Any]] = {}
         if self.pseudonyms is not None:
             readings = self.pseudonyms.apply(readings)
-        for document in renderable(readings, self.emp.shape, poison):
+        for document, held in renderable(readings, self.emp.shape, poison):
             message_id = self._prefix + uuid.uuid4().hex
             identity = MessageIdentity(self.gateway_id, self.emp.id, message_id, self._sequence + len(messages) + 1,
                                        created, taf, request)
             messages.append((message_id, self._sealer.seal(document, identity)))
+            summaries[message_id] = self._summary(held, taf)
         total = self.set_aside + len(poison)
         state = dict(state or {})
         state[sequence_key(self.emp.id)] = str(self._sequence + len(messages))
         if poison:
             state[set_aside_key(self.emp.id)] = str(total)
         notes = [*(notes or []), *(self._set_aside_note(*p) for p in poison)]
-        self.store.enqueue(self.emp.id, messages, watermark, mark, created_at=created, notes=notes, more_state=state)
+        self.store.enqueue(self.emp.id, messages, watermark, mark, created_at=created, notes=notes, more_state=state,
+                           summaries=summaries)
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit the new messages in time")
         self._sequence += len(messages)
@@ -372,6 +380,37 @@ class EmpDelivery:
         self._log_set_aside(poison)
         give_back()  # the documents and CMS work are gone: their pages need not stay resident
         return [message_id for message_id, _ in messages]
+
+    def _summary(self, readings: Sequence[Reading], taf: str | None) -> dict[str, Any]:
+        """What a message holds per meter (its own id), for the consumer log when the EMP acknowledges it."""
+        meters: dict[str, dict[str, Any]] = {}
+        for reading in readings:
+            own = self._own(reading)
+            entry = meters.setdefault(own.meter_id, {"values": 0, "from": None, "until": None})
+            entry["values"] += 1
+            if reading.gateway_time is not None:
+                when = reading.gateway_time.astimezone(timezone.utc).isoformat(timespec="seconds")
+                entry["from"] = min(entry["from"] or when, when)
+                entry["until"] = max(entry["until"] or when, when)
+        return {"taf": taf, "pseudonymous": self.pseudonyms is not None, "meters": meters}
+
+    def _consumer_notes(self, entry: OutboxEntry) -> list[SystemNote]:
+        """The consumer log's entries for an acknowledged message: one per meter, in plain words."""
+        summary = entry.summary if isinstance(entry.summary, dict) else {}
+        found = summary.get("meters")
+        meters: dict[str, Any] = found if isinstance(found, dict) else {}
+        what = _PURPOSE.get(summary.get("taf"), "meter readings")
+        disguise = " under a pseudonym" if summary.get("pseudonymous") else ""
+        notes = []
+        for meter, held in sorted(meters.items()):
+            count, since, until = held.get("values", 0), held.get("from"), held.get("until")
+            span = "" if since is None else f", taken {since} to {until}" if since != until else f", taken {since}"
+            notes.append(SystemNote(
+                CONSUMER_EVENT, f"{count} value{'' if count == 1 else 's'} of your meter {meter}{span} sent to "
+                f"{self.emp.id} as {what}{disguise}", meter_id=meter, log="consumer",
+                data={"emp": self.emp.id, "message": entry.message_id, "values": count, "from": since,
+                      "until": until, "taf": summary.get("taf"), "pseudonymous": bool(disguise)}))
+        return notes
 
     def _time_trusted(self) -> bool:
         quality = None if self.quality is None else self.quality()
@@ -582,7 +621,8 @@ class EmpDelivery:
         self._mark(entry.message_id, "sent", attempts=attempts, last_error=entry.last_error)
         outcome, reason = self._post(entry.message_id, entry.payload)
         if outcome == "acked":
-            self._mark(entry.message_id, "acked", attempts=attempts, acked_at=self.clock())
+            self._mark(entry.message_id, "acked", attempts=attempts, acked_at=self.clock(),
+                       notes=self._consumer_notes(entry))
             if self._failing:
                 self._failing = False
                 self._event(logging.INFO, "delivery_resumed", f"the EMP answers again ({entry.message_id} acked)")

@@ -71,21 +71,26 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:200]
 
 
-def renderable(readings: Sequence[Reading], shape: Shape, set_aside: list[SetAside]) -> Iterator[bytes]:
-    """The documents of the readings that can be rendered, one by one; the others go to ``set_aside``."""
+def renderable(readings: Sequence[Reading], shape: Shape,
+               set_aside: list[SetAside]) -> Iterator[tuple[bytes, Sequence[Reading]]]:
+    """The documents of the readings that can be rendered, one by one, each with the readings it holds;
+    the others go to ``set_aside``."""
     for group in groups(readings, shape):
         try:
             document = _document(group, shape)
         except Exception:  # noqa: BLE001 - find the reading(s) at fault below
-            good: list[Reading] = []
-            for reading in group:
-                try:
-                    _document([reading], shape)
-                except Exception as error:  # noqa: BLE001 - any failure of THIS reading sets it aside
-                    set_aside.append((reading, _reason(error)))
-                else:
-                    good.append(reading)
-            if not good:
+            group = [reading for reading in group if _renders(reading, shape, set_aside)]
+            if not group:
                 continue
-            document = _document(good, shape)
-        yield document
+            document = _document(group, shape)
+        yield document, group
+
+
+def _renders(reading: Reading, shape: Shape, set_aside: list[SetAside]) -> bool:
+    """Whether ``reading`` renders alone; if not, it goes to ``set_aside`` with the reason."""
+    try:
+        _document([reading], shape)
+    except Exception as error:  # noqa: BLE001 - any failure of THIS reading sets it aside
+        set_aside.append((reading, _reason(error)))
+        return False
+    return True

@@ -137,7 +137,7 @@ def _build(emp: EmpConfig, path: Path) -> tuple[int, list[bytes]]:
     with StoreReader(path) as reader:
         values = LoadProfile(emp).values(reader, START, END, reader.state())
     poison: list[SetAside] = []
-    documents = list(renderable(values.readings, emp.shape, poison))
+    documents = [document for document, _ in renderable(values.readings, emp.shape, poison)]
     assert not poison and not values.notes, "every value is there: no reading set aside, no gap"
     return len(values.readings), documents
 

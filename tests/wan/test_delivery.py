@@ -160,7 +160,7 @@ def test_messages_are_acked_and_the_emp_stores_the_gateways_readings(
     sender.close()
     assert "delivery_retry" not in events
     # every message carried its signed identity: the EMP counted them in sequence, the last one last
-    assert emp.service.store.sender("smgw/smgw-lab-1") == (len(ids), ids[-1])
+    assert emp.service.store.sender("smgw/smgw-lab-1/emp") == (len(ids), ids[-1])
 
 
 def test_selection_of_meters_and_obis(pki: Path, emp: Emp, store: Store) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal, Sequence
 
 from smgwd.cosem.obis import Obis
+from smgwd.gateway.store.log_chain import Checkpoint
 from smgwd.gateway.store.rows import READING_COLUMNS, decode_reading, from_us, to_us
 from smgwd.gateway.store.schema import LOG_KINDS, connect_reader
 from smgwd.reading import Reading
@@ -77,10 +78,12 @@ class OutboxEntry:
     next_attempt_at: datetime | None
     last_error: str | None
     acked_at: datetime | None
+    summary: Any = None  # what the message holds per meter (JSON; None: not recorded)
 
 
 def _outbox_entry(row: tuple[Any, ...]) -> OutboxEntry:
-    return OutboxEntry(row[0], row[1], from_us(row[2]), row[3], row[4], row[5], _time(row[6]), row[7], _time(row[8]))
+    return OutboxEntry(row[0], row[1], from_us(row[2]), row[3], row[4], row[5], _time(row[6]), row[7], _time(row[8]),
+                       None if row[9] is None else json.loads(row[9]))
 
 
 class StoreReader:
@@ -255,6 +258,32 @@ class StoreReader:
         ]
         return entries[::-1]
 
+    def _kind(self, kind: str) -> str:
+        if kind not in LOG_KINDS:
+            raise ValueError(f"log kind must be one of {', '.join(LOG_KINDS)}, got {kind!r}")
+        return kind
+
+    def chain_rows(self, kind: str) -> Iterator[tuple[Any, ...]]:
+        """Every entry of one log as stored, for the chain: (id, at, event, meter_id, obis, message, data, hash)."""
+        yield from self._conn.execute(f"SELECT id, at, event, meter_id, obis, message, data, hash "
+                                      f"FROM log_{self._kind(kind)} ORDER BY id")
+
+    def log_head(self, kind: str) -> tuple[int, bytes] | None:
+        """The newest entry's id and hash of one log (None: empty)."""
+        row = self._conn.execute(f"SELECT id, hash FROM log_{self._kind(kind)} ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def log_anchor(self, kind: str) -> tuple[int, bytes] | None:
+        """The id and hash of the last entry retention cut from one log (None: nothing cut)."""
+        row = self._conn.execute("SELECT id, hash FROM log_anchors WHERE kind = ?", (self._kind(kind),)).fetchone()
+        return None if row is None else (int(row[0]), bytes(row[1]))
+
+    def checkpoints(self, kind: str) -> list[Checkpoint]:
+        """The signed checkpoints of one log, by the entry they sign."""
+        return [Checkpoint(*row) for row in self._conn.execute(
+            "SELECT id, kind, upto, hash, at, signature, cert FROM log_checkpoints WHERE kind = ? ORDER BY upto, id",
+            (self._kind(kind),))]
+
     def state(self) -> dict[str, str]:
         """The gateway_state entries (time quality, offset, stratum, ...)."""
         return dict(self._conn.execute("SELECT key, value FROM gateway_state ORDER BY key").fetchall())
@@ -263,8 +292,7 @@ class StoreReader:
         """Outbox messages in creation order (oldest first), optionally of one state."""
         if self.schema_version < 2:
             return []
-        sql = ("SELECT message_id, emp, created_at, payload, state, attempts, next_attempt_at, last_error, "
-               "acked_at FROM outbox")
+        sql = f"SELECT {self._outbox_columns()} FROM outbox"
         params: list[Any] = []
         if state is not None:
             sql += " WHERE state = ?"
@@ -280,10 +308,14 @@ class StoreReader:
         if self.schema_version < 2:
             return None
         row = self._conn.execute(
-            "SELECT message_id, emp, created_at, payload, state, attempts, next_attempt_at, last_error, acked_at "
+            f"SELECT {self._outbox_columns()} "
             "FROM outbox WHERE emp = ? AND state IN ('queued', 'sent') ORDER BY created_at, rowid LIMIT 1", (emp,),
         ).fetchone()
         return None if row is None else _outbox_entry(row)
+
+    def _outbox_columns(self) -> str:
+        summary = "summary" if self.schema_version >= 3 else "NULL"
+        return f"message_id, emp, created_at, payload, state, attempts, next_attempt_at, last_error, acked_at, {summary}"
 
     def size_bytes(self) -> int:
         """The database file plus its write-ahead log, in bytes."""

@@ -131,10 +131,32 @@ _V2_OUTBOX = (
     "CREATE INDEX outbox_due ON outbox(state, next_attempt_at)",
 )
 
+_V3_LOG_CHAIN = (
+    *(f"ALTER TABLE log_{kind} ADD COLUMN hash BLOB" for kind in LOG_KINDS),
+    """CREATE TABLE log_anchors (
+        kind TEXT PRIMARY KEY,
+        id INTEGER NOT NULL,       -- the last entry retention cut
+        hash BLOB NOT NULL,        -- its hash: the previous hash of the first entry kept
+        cut_at INTEGER NOT NULL
+    ) STRICT""",
+    """CREATE TABLE log_checkpoints (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        upto INTEGER NOT NULL,     -- the id of the entry whose hash this signs
+        hash BLOB NOT NULL,
+        at INTEGER NOT NULL,
+        signature BLOB NOT NULL,   -- ECDSA-SHA256 of the gateway's signature key
+        cert BLOB NOT NULL         -- its certificate, DER
+    ) STRICT""",
+    "CREATE INDEX log_checkpoints_kind ON log_checkpoints(kind, upto)",
+    "ALTER TABLE outbox ADD COLUMN summary TEXT",  # JSON: what a message holds per meter, for the consumer log
+)
+
 #: Step n (1-based) makes version n. Append only.
 MIGRATIONS: list[tuple[str, ...]] = [
     _V1_CORE,    # 1: meters, readings, the three logs, gateway state
     _V2_OUTBOX,  # 2: the delivery outbox (one row per message to one EMP)
+    _V3_LOG_CHAIN,  # 3: the logs' hash chain, anchors and signed checkpoints; the outbox's summaries
 ]
 
 

@@ -15,6 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from smgwd.gateway.store import log_chain
 from smgwd.gateway.store.rows import READING_COLUMNS, encode_reading, now_us
 from smgwd.gateway.store.schema import LOG_KINDS
 from smgwd.reading import Reading
@@ -41,9 +42,9 @@ METER_ERROR = """INSERT INTO meters (id, errors, updated_at) VALUES (?, 1, ?)
     ON CONFLICT (id) DO UPDATE SET errors = errors + 1, updated_at = excluded.updated_at"""
 SET_STATE = """INSERT INTO gateway_state (key, value, updated_at) VALUES (?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"""
-LOG = {kind: f"INSERT INTO log_{kind} (at, event, meter_id, obis, message, data) VALUES (?, ?, ?, ?, ?, ?)"
-        for kind in LOG_KINDS}
-OUTBOX = "INSERT INTO outbox (message_id, emp, created_at, payload, next_attempt_at) VALUES (?, ?, ?, ?, ?)"
+LOG = log_chain.INSERT  # parameters (at, event, meter_id, obis, message, data); the hash is computed in SQL
+OUTBOX = ("INSERT INTO outbox (message_id, emp, created_at, payload, next_attempt_at, summary) "
+          "VALUES (?, ?, ?, ?, ?, ?)")
 MARK_OUTBOX = """UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?, acked_at = ?
     WHERE message_id = ?"""
 # (table, time column) pairs prune() empties of old rows, one chunk per transaction

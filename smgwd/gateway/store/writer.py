@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from smgwd.cosem.obis import Obis
-from smgwd.gateway.store import sql
+from smgwd.gateway.store import log_chain, sql
 from smgwd.gateway.store.rows import from_us, now_us, to_us
 from smgwd.gateway.store.schema import LOG_KINDS, StoreError, connect_writer
 from smgwd.reading import Reading
@@ -156,6 +156,14 @@ class Store:
             raise StoreError(f"{self.path}: its directory cannot be made ({error.strerror}); "
                              f"check [store] path and the daemon user's rights on its parent") from None
         conn = connect_writer(self.path)
+        log_chain.register(conn)
+        try:
+            chained = log_chain.chain_unhashed(conn)
+        except sqlite3.Error as error:
+            conn.close()
+            raise StoreError(f"{self.path}: the logs cannot be chained: {error}") from None
+        if chained:
+            log.info("store: %d log entries from before the hash chain chained", chained)
         self._thread = threading.Thread(target=self._run, args=(conn,), name="smgwd-store", daemon=True)
         self._thread.start()
 
@@ -256,6 +264,10 @@ class Store:
         when = now_us() if at is None else to_us(at)
         self._statement(sql.LOG[kind], (when, event, meter_id, None if obis is None else str(obis), message, text))
 
+    def add_checkpoint(self, kind: str, upto: int, hash_: bytes, at: datetime, signature: bytes, cert: bytes) -> None:
+        """Store a signed checkpoint of one log's chain (:mod:`smgwd.gateway.log_seal`)."""
+        self._statement(log_chain.CHECKPOINT, (kind, upto, hash_, to_us(at), signature, cert))
+
     def upsert_meter(
         self,
         meter_id: str,
@@ -290,36 +302,51 @@ class Store:
         """Queue one message to one EMP in the delivery outbox (state ``queued``)."""
         created = now_us() if created_at is None else to_us(created_at)
         due = created if next_attempt_at is None else to_us(next_attempt_at)
-        self._statement(sql.OUTBOX, (message_id, emp, created, bytes(payload), due))
+        self._statement(sql.OUTBOX, (message_id, emp, created, bytes(payload), due, None))
 
     def enqueue(self, emp: str, messages: Iterable[tuple[str, bytes]], state_key: str, state_value: str,
                 *, created_at: datetime | None = None, more_state: Mapping[str, str] | None = None,
-                notes: Iterable[SystemNote] = ()) -> None:
+                notes: Iterable[SystemNote] = (), summaries: Mapping[str, Any] | None = None) -> None:
         """Queue messages to ``emp`` and set ``state_key`` in ONE transaction (all or nothing).
 
         The delivery builder moves its watermark this way: the outbox rows and the
         watermark that says their readings are taken are never committed apart.
         ``more_state`` (further gateway_state entries) and ``notes`` (log entries,
-        e.g. the readings set aside, a load profile's gaps) commit in the same transaction.
+        e.g. the readings set aside, a load profile's gaps) commit in the same transaction;
+        ``summaries`` (message id -> JSON-able) say what each message holds, for the consumer log.
         """
         created = now_us() if created_at is None else to_us(created_at)
         stamp = now_us()
-        rows: list[sql.Statement] = [(sql.OUTBOX, (message_id, emp, created, bytes(payload), created))
-                                     for message_id, payload in messages]
-        rows.extend((sql.LOG[n.log], (stamp, n.event, n.meter_id, n.obis, n.message,
-                                         None if n.data is None else json.dumps(n.data, ensure_ascii=False)))
-                    for n in notes)
+        summaries = summaries or {}
+        rows: list[sql.Statement] = [
+            (sql.OUTBOX, (message_id, emp, created, bytes(payload), created,
+                          None if message_id not in summaries else json.dumps(summaries[message_id], ensure_ascii=False)))
+            for message_id, payload in messages]
+        rows.extend(_note_rows(notes, stamp))
         rows.extend((sql.SET_STATE, (key, value, stamp)) for key, value in (more_state or {}).items())
         self._statement(sql.Group((*rows, (sql.SET_STATE, (state_key, state_value, stamp)))))
 
+    def record(self, notes: Iterable[SystemNote], state: Mapping[str, str]) -> None:
+        """Log ``notes`` and set the gateway_state entries ``state`` in one transaction (all or nothing)."""
+        stamp = now_us()
+        rows = [*_note_rows(notes, stamp), *((sql.SET_STATE, (key, value, stamp)) for key, value in state.items())]
+        if rows:
+            self._statement(sql.Group(tuple(rows)))
+
     def mark_outbox(
         self, message_id: str, state: str, *, attempts: int, next_attempt_at: datetime | None = None,
-        last_error: str | None = None, acked_at: datetime | None = None,
+        last_error: str | None = None, acked_at: datetime | None = None, notes: Iterable[SystemNote] = (),
     ) -> None:
-        """Move an outbox message to ``state`` (queued, sent, acked, failed) with its attempt bookkeeping."""
+        """Move an outbox message to ``state`` (queued, sent, acked, failed) with its attempt bookkeeping;
+        ``notes`` (e.g. the consumer log's "sent" entries) commit with it."""
         due = None if next_attempt_at is None else to_us(next_attempt_at)
         acked = None if acked_at is None else to_us(acked_at)
-        self._statement(sql.MARK_OUTBOX, (state, attempts, due, last_error, acked, message_id))
+        params = (state, attempts, due, last_error, acked, message_id)
+        rows = _note_rows(notes, now_us())
+        if rows:
+            self._statement(sql.Group(((sql.MARK_OUTBOX, params), *rows)))
+        else:
+            self._statement(sql.MARK_OUTBOX, params)
 
     def prune(self, older_than: datetime, timeout: float | None = None) -> int:
         """Delete readings and log entries older than ``older_than``; returns how many rows.
@@ -506,11 +533,14 @@ class Store:
         table, column = job.tables[0]
         try:
             conn.execute("BEGIN IMMEDIATE")
-            deleted = conn.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? "
-                f"AND id < (SELECT max(id) FROM {table}) ORDER BY {column} LIMIT ?)",
-                (job.cutoff_us, PRUNE_CHUNK),
-            ).rowcount
+            if table.startswith("log_"):  # a log is cut as a prefix, its anchor moved along (the hash chain)
+                deleted = log_chain.cut_prefix(conn, table.removeprefix("log_"), job.cutoff_us, PRUNE_CHUNK)
+            else:
+                deleted = conn.execute(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? "
+                    f"AND id < (SELECT max(id) FROM {table}) ORDER BY {column} LIMIT ?)",
+                    (job.cutoff_us, PRUNE_CHUNK),
+                ).rowcount
             conn.execute("COMMIT")
         except sqlite3.Error as error:
             _rollback(conn)
@@ -525,6 +555,12 @@ class Store:
             with self._lock:
                 self._prunes.popleft()
             job.future.set_result(job.deleted)
+
+
+def _note_rows(notes: Iterable[SystemNote], stamp: int) -> list[sql.Statement]:
+    """The log statements of ``notes``, stamped ``stamp``."""
+    return [(sql.LOG[n.log], (stamp, n.event, n.meter_id, n.obis, n.message,
+                              None if n.data is None else json.dumps(n.data, ensure_ascii=False))) for n in notes]
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
