@@ -284,6 +284,29 @@ def _add_pki_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
     issue.add_argument("name", metavar="NAME", help="the participant's name (letters, digits, '.', '_', '-')")
     issue.add_argument("--days", type=int, default=730, metavar="N", help=days_help)
     issue.add_argument("--force", action="store_true", help="re-issue a participant that exists, with new keys")
+    revoke = actions.add_parser(
+        "revoke", help="revoke a participant's certificates and publish the CRL",
+        description="Put a participant's certificates (all three, or those of --kind) on the sub-CA's CRL and "
+                    "publish DIR/crl.pem at once. Exit status: 0 done, 1 refused or usage error.",
+    )
+    revoke.add_argument("dir", metavar="DIR", help="directory of the PKI")
+    revoke.add_argument("--role", choices=("emp", "smgw", "gwa"), required=True, help="the participant's role")
+    revoke.add_argument("name", metavar="NAME", help="the participant's name")
+    revoke.add_argument("--kind", choices=("tls", "sig", "enc"), action="append",
+                        help="only this certificate (repeatable; default: all three)")
+    revoke.add_argument("--reason", default="", help="why (kept in DIR/revoked.json)")
+    crl = actions.add_parser(
+        "crl", help="publish the CRL again (before it expires)",
+        description="Sign DIR/crl.pem anew with every revoked certificate and a new nextUpdate.",
+    )
+    crl.add_argument("dir", metavar="DIR", help="directory of the PKI")
+    crl.add_argument("--days", type=int, metavar="N", help="days until its nextUpdate (default 30)")
+    for action in (init, issue, revoke, crl):
+        secret = action.add_mutually_exclusive_group()
+        secret.add_argument("--passphrase-file", metavar="FILE",
+                            help="the CA keys' passphrase: the first line of FILE (mode 0600)"
+                                 + ("; encrypts the CA keys" if action is init else ""))
+        secret.add_argument("--ask-passphrase", action="store_true", help="type the CA keys' passphrase")
     show = actions.add_parser(
         "show", help="list the certificates of the PKI in DIR",
         description="List the PKI's certificates with role, curve and validity, and check each participant's "

@@ -1,9 +1,13 @@
-"""``smgwctl pki init|issue|show``: the lab PKI (:mod:`smgwd.wan.pki`) from the command line.
+"""``smgwctl pki init|issue|show|revoke|crl``: the lab PKI (:mod:`smgwd.wan.pki`) from the command line.
 
 Exit status: 0 done; 1 usage error or a refusal (existing PKI without
-``--force``, no PKI in DIR, bad name), with one line on stderr; ``show``
-exits 2 when a participant's chain does not verify (its reason is in the
-CHECK column).
+``--force``, no PKI in DIR, bad name, a missing or wrong passphrase), with
+one line on stderr; ``show`` exits 2 when a participant's chain does not
+verify (its reason is in the CHECK column).
+
+The CA keys' passphrase comes from ``--passphrase-file FILE`` (mode 0600 or
+stricter, its first line) or ``--ask-passphrase`` (typed, twice for
+``init``); ``init`` without either leaves the CA keys unencrypted.
 """
 
 from __future__ import annotations
@@ -23,9 +27,30 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_CHAIN = 0, 1, 2
 ROLE_OPTIONS = {"smgw": "gateway", "emp": "emp", "gwa": "gwa"}
 
 
+def passphrase(args: argparse.Namespace, *, confirm: bool = False) -> bytes | None:
+    """The CA keys' passphrase the options name (None: none given); PkiError when it cannot be had."""
+    if getattr(args, "passphrase_file", None):
+        from smgwd.gateway.private_file import PrivateFileError, read_private
+
+        try:
+            text = read_private(Path(args.passphrase_file), 4096)
+        except PrivateFileError as error:
+            raise PkiError(str(error)) from None
+        return text.splitlines()[0] if text.strip() else b""
+    if getattr(args, "ask_passphrase", False):
+        import getpass
+
+        typed = getpass.getpass("CA key passphrase: ").encode()
+        if confirm and getpass.getpass("the same again: ").encode() != typed:
+            raise PkiError("the two passphrases differ")
+        return typed
+    return None
+
+
 def _init(args: argparse.Namespace) -> int:
     participants = [(role, name) for role in ROLES for name in (getattr(args, ROLE_OPTIONS[role]) or [role])]
-    index = init_pki(Path(args.dir), curve=args.curve, participants=participants, days=args.days, force=args.force)
+    index = init_pki(Path(args.dir), curve=args.curve, participants=participants, days=args.days, force=args.force,
+                     passphrase=passphrase(args, confirm=True))
     names = ", ".join(f"{role} {name}" for role, name in participants)
     print(f"lab PKI ({args.curve}) in {args.dir}: root CA, sub-CA and {len(index) - 2} participant "
           f"certificates for {names}; see {Path(args.dir) / 'README'}")
@@ -33,7 +58,8 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    for entry in issue(Path(args.dir), args.role, args.name, days=args.days, force=args.force):
+    for entry in issue(Path(args.dir), args.role, args.name, days=args.days, force=args.force,
+                       passphrase=passphrase(args)):
         print(f"{entry.kind:<4} {Path(args.dir) / entry.cert}  key {Path(args.dir) / entry.key}")
     return EXIT_OK
 
@@ -59,7 +85,28 @@ def _show(args: argparse.Namespace) -> int:
     return EXIT_BAD_CHAIN if bad else EXIT_OK
 
 
-_ACTIONS = {"init": _init, "issue": _issue, "show": _show}
+def _revoke(args: argparse.Namespace) -> int:
+    from smgwd.wan.pki_revocation import revoke
+
+    kinds = tuple(args.kind) if args.kind else ("tls", "sig", "enc")
+    revoked = revoke(Path(args.dir), args.role, args.name, kinds, passphrase=passphrase(args), reason=args.reason)
+    for subject in revoked:
+        print(f"revoked {subject}")
+    if not revoked:
+        print(f"{args.role} {args.name}: already revoked")
+    print(f"CRL published: {Path(args.dir) / 'crl.pem'} (give it to the gateways and EMPs: [[emps]] crl, [tls] crl)")
+    return EXIT_OK
+
+
+def _crl(args: argparse.Namespace) -> int:
+    from smgwd.wan.pki_revocation import CRL_DAYS, publish_crl
+
+    path = publish_crl(Path(args.dir), passphrase(args), days=args.days or CRL_DAYS)
+    print(f"CRL published: {path}, valid for {args.days or CRL_DAYS} days")
+    return EXIT_OK
+
+
+_ACTIONS = {"init": _init, "issue": _issue, "show": _show, "revoke": _revoke, "crl": _crl}
 
 
 def run(args: argparse.Namespace) -> int:

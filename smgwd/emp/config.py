@@ -8,6 +8,10 @@ file is read within the limits of :mod:`smgwd.gateway.config_limits`, like the
 gateway's (a regular file of at most 1 MiB, UTF-8, nesting and dotted keys
 bounded), and the numbers of ``[server]`` within their ranges.
 
+``[tls] crl`` names the PKI's CRL (``crl.pem`` of a lab PKI): a TLS client
+or a CMS signer on it is refused; the file is read at start, so restart the
+EMP after publishing a new one.
+
 ``[gateways]`` binds each gateway to the meters it may report: a key per
 gateway (the participant name of its certificates, ``smgw`` for
 ``CN=smgw SIG``), its value the list of meter ids, ``"*"`` for any. Without the
@@ -28,7 +32,7 @@ __all__ = ["EmpConfig", "EmpConfigError", "load_emp_config"]
 _SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "server": {"host": (str, "127.0.0.1"), "port": (int, 8443), "max_body": (int, 4 * 1024 * 1024),
                "request_deadline": (float, 30.0), "max_connections": (int, 64), "max_per_peer": (int, 8)},
-    "tls": {"cert": (Path, None), "key": (Path, None), "client_ca": (Path, None)},
+    "tls": {"cert": (Path, None), "key": (Path, None), "client_ca": (Path, None), "crl": (Path, "")},
     "cms": {"cert": (Path, None), "key": (Path, None), "trust": (Path, None), "untrusted": (Path, ""),
             "max_age_days": (float, 31.0), "name": (str, "")},
     "store": {"path": (Path, "emp.db")},
@@ -69,6 +73,8 @@ class EmpConfig:
     name: str = ""
     #: gateway participant name -> the meter ids it may report ("*": any); None: no binding
     gateways: dict[str, frozenset[str]] | None = None
+    #: the PKI's CRL: TLS clients and CMS signers on it are refused (None: no revocation check)
+    crl: Path | None = None
 
 
 def _gateways(path: Path, table: object) -> dict[str, frozenset[str]]:
@@ -128,4 +134,5 @@ def load_emp_config(path: str | Path) -> EmpConfig:
         values["cms.untrusted"], values["store.path"], values["server.request_deadline"],
         values["server.max_connections"], values["server.max_per_peer"], values["cms.max_age_days"],
         values["cms.name"], None if _GATEWAYS not in document else _gateways(path, document[_GATEWAYS]),
+        values["tls.crl"],
     )

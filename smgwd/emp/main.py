@@ -63,6 +63,8 @@ def open_emp(config: EmpConfig) -> tuple[EmpService, EmpServer]:
     from smgwd.wan.chain import load_certs
     from smgwd.wan.tls import server_context
 
+    from smgwd.wan.pki_revocation import load_crls
+
     service = EmpService(
         load_pem_private_key(config.cms_key.read_bytes(), None),  # type: ignore[arg-type]
         x509.load_pem_x509_certificate(config.cms_cert.read_bytes()),
@@ -73,9 +75,10 @@ def open_emp(config: EmpConfig) -> tuple[EmpService, EmpServer]:
         max_age=timedelta(days=config.max_age_days),
         name=config.name or None,
         gateways=config.gateways,
+        crls=load_crls(config.crl.read_bytes()) if config.crl else (),
     )
     server = EmpServer((config.host, config.port), service,
-                       server_context(config.tls_cert, config.tls_key, config.client_ca),
+                       server_context(config.tls_cert, config.tls_key, config.client_ca, crl=config.crl),
                        request_deadline=config.request_deadline, max_connections=config.max_connections,
                        max_per_peer=config.max_per_peer)
     return service, server

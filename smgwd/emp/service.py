@@ -45,7 +45,7 @@ from smgwd.emp.store import EmpStore, ReplayError, Row
 from smgwd.meters.value_status import marks_of_fnn, meter_status_of_fnn, quality_of_clock_status, quality_of_fnn
 from smgwd.safexml import XmlError
 from smgwd.wan.cms import (CmsError, DecryptionError, NotForRecipientError, SignatureError, UntrustedSignerError,
-                           open_)
+                           open_, signer_chain_with, verify_signer_chain)
 from smgwd.wan.roles import GATEWAY, participant, participant_of_names
 from smgwd.wan.taf6_requests import parse_decline
 
@@ -144,6 +144,8 @@ class EmpService:
     name: str | None = None
     #: gateway -> the meters it may report ("*": any); None: any gateway, any meter
     gateways: dict[str, frozenset[str]] | None = None
+    #: CRLs a signer's path is checked against (a revoked signer is refused as bad_signature)
+    crls: Sequence[x509.CertificateRevocationList] = ()
 
     def _unbound(self, gateway: str, rows: Sequence[Row]) -> tuple[str, str] | None:
         """(kind, reason) when ``gateway`` reports a meter it is not bound to; None when all are its own."""
@@ -227,7 +229,8 @@ class EmpService:
             return self.refuse(400, "bad_message_id", "expected 1..128 of A-Z a-z 0-9 . _ -", message_id[:40], client)
         try:
             opened = open_(body, recipient_key=self.recipient_key, recipient_cert=self.recipient_cert,
-                           trust=self.trust, untrusted=self.untrusted)
+                           trust=self.trust, untrusted=self.untrusted,
+                           verify_chain=signer_chain_with(self.crls) if self.crls else verify_signer_chain)
         except (SignatureError, UntrustedSignerError) as error:
             return self.refuse(403, "bad_signature", str(error), message_id, client)
         except NotForRecipientError as error:

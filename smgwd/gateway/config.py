@@ -212,6 +212,7 @@ class EmpConfig:
     on_demand: bool = True  # TAF6: this EMP may ask for the current values (smgwctl taf6, or its own requests)
     request_poll: float = 60.0  # seconds between asking the EMP for its TAF6 requests; 0 = never ask
     pseudonymize: bool = False  # meters go out under pseudonyms, physical quantities only (smgwd.wan.pseudonyms)
+    crl: Path | None = None  # the PKI's CRL: a revoked EMP (TLS or encryption certificate) gets nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,8 +543,9 @@ _EMP_FIELDS: dict[str, Check] = {
     "on_demand": _boolean,
     "request_poll": _seconds(zero="never ask the EMP for requests"),
     "pseudonymize": _boolean,
+    "crl": _path,
 }
-_EMP_PATHS = ("tls_cert", "tls_key", "server_ca", "sig_cert", "sig_key", "chain", "recipient")
+_EMP_PATHS = ("tls_cert", "tls_key", "server_ca", "sig_cert", "sig_key", "chain", "recipient", "crl")
 _EMP_SECRETS = ("tls_key", "sig_key")
 
 _FORBIDDEN_METER_KEYS = {

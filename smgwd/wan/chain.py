@@ -93,18 +93,25 @@ def verify_chain(
     *,
     purpose: str,
     at: datetime | None = None,
+    crls: Sequence[x509.CertificateRevocationList] = (),
 ) -> list[x509.Certificate]:
     """Verify ``leaf`` for ``purpose`` up to one of ``roots``; returns the path, leaf first, root last.
 
     ``untrusted`` are intermediates that may be used to build the path (e.g. the
     sub-CA sent along); ``at`` is the time of the check (default now; a naive
-    datetime is taken as UTC). Raises :class:`ChainError` with the reason.
+    datetime is taken as UTC); with ``crls``, no certificate of the path may be on its issuer's CRL
+    (:func:`smgwd.wan.pki_revocation.check_revoked`). Raises :class:`ChainError` with the reason.
     """
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r} (known: {', '.join(PURPOSES)})")
     when = datetime.now(timezone.utc) if at is None else at if at.tzinfo else at.replace(tzinfo=timezone.utc)
     try:
-        return _verify(leaf, untrusted, roots, purpose, when)
+        path = _verify(leaf, untrusted, roots, purpose, when)
+        if crls:
+            from smgwd.wan.pki_revocation import check_revoked
+
+            check_revoked(path, crls, when)
+        return path
     except ChainError:
         raise
     except Exception as error:  # noqa: BLE001 - hostile certificates (unknown curves, duplicate extensions)

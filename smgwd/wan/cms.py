@@ -42,7 +42,7 @@ from smgwd.wan.message_identity import IDENTITY_OID, MessageIdentity
 __all__ = [
     "ID_AUTH_ENVELOPED_DATA", "ID_DATA", "KARI_BSI", "KARI_RFC5753", "KARI_SCHEMES",
     "ChainVerifier", "CmsError", "ContentTypeError", "DecryptionError", "DigestMismatchError", "MalformedError",
-    "NotForRecipientError", "Opened", "SignatureError", "UnsupportedError", "UntrustedSignerError",
+    "NotForRecipientError", "Opened", "SignatureError", "UnsupportedError", "UntrustedSignerError", "signer_chain_with",
     "open_", "seal", "verify_signer_chain",
 ]
 
@@ -82,9 +82,19 @@ def seal(content: bytes, *, signer_cert: x509.Certificate, signer_key: ec.Ellipt
 
 
 def verify_signer_chain(cert: x509.Certificate, untrusted: Sequence[x509.Certificate],
-                        roots: Sequence[x509.Certificate], *, at: datetime | None = None) -> list[x509.Certificate]:
-    """The default chain check: ``cert`` is a valid signature certificate under one of ``roots``."""
-    return _verify_chain(cert, untrusted, roots, purpose="signature", at=at)
+                        roots: Sequence[x509.Certificate], *, at: datetime | None = None,
+                        crls: Sequence[x509.CertificateRevocationList] = ()) -> list[x509.Certificate]:
+    """The default chain check: ``cert`` is a valid signature certificate under one of ``roots`` (not on ``crls``)."""
+    return _verify_chain(cert, untrusted, roots, purpose="signature", at=at, crls=crls)
+
+
+def signer_chain_with(crls: Sequence[x509.CertificateRevocationList]) -> ChainVerifier:
+    """:func:`verify_signer_chain` that also checks the path against ``crls``."""
+    def check(cert: x509.Certificate, untrusted: Sequence[x509.Certificate],
+              roots: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+        return verify_signer_chain(cert, untrusted, roots, crls=crls)
+
+    return check
 
 
 def open_(data: bytes, *, recipient_key: ec.EllipticCurvePrivateKey, recipient_cert: x509.Certificate,

@@ -10,7 +10,11 @@ no certificate may have expired; and the TLS client context is built with
 OpenSSL would refuse at the first connection is refused here. The first problem
 raises :class:`CredentialError` naming the configuration key (``emps[0].sig_key``)
 and the file; a certificate that expires within ``warn_within`` or is not valid
-yet (a clock not set yet, or a certificate from the future) is a warning.
+yet (a clock not set yet, or a certificate from the future) is a warning. With
+a ``crl``, the EMP's encryption certificate and the gateway's TLS and
+signature certificates must chain to ``server_ca`` and not be on it (an
+unusable or expired CRL is refused too): a revoked EMP gets nothing, and the
+reason is in the status line.
 """
 
 from __future__ import annotations
@@ -118,8 +122,33 @@ def check_emp(emp: EmpConfig, at: str, *, now: datetime | None = None,
             certs.extend((f"{at}.{name}", path, cert) for cert in _certs(f"{at}.{name}", path))
     for key, path, cert in certs:
         _validity(key, path, cert, now, warn_within, warnings)
+    if emp.crl is not None:
+        _not_revoked(emp, at, [cert for key, _, cert in certs if key.endswith((".server_ca", ".chain"))],
+                     {name: cert for key, _, cert in certs for name in [key.rsplit(".", 1)[1]]})
     try:
-        client_context(emp.tls_cert, emp.tls_key, emp.server_ca)
+        client_context(emp.tls_cert, emp.tls_key, emp.server_ca, crl=emp.crl)
     except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
         raise CredentialError(f"{at}.tls_cert", f"TLS certificate, key or CA not usable: {error}") from None
     return warnings
+
+
+#: the certificates checked against the CRL: configuration key -> chain purpose
+_REVOCABLE = {"recipient": "encryption", "tls_cert": "tls", "sig_cert": "signature"}
+
+
+def _not_revoked(emp: EmpConfig, at: str, cas: list[x509.Certificate], certs: dict[str, x509.Certificate]) -> None:
+    """CredentialError when the EMP's encryption certificate, or the gateway's own, is revoked (or the CRL unusable)."""
+    from smgwd.wan.chain import ChainError, verify_chain
+    from smgwd.wan.pki_revocation import load_crls
+
+    assert emp.crl is not None
+    try:
+        crls = load_crls(emp.crl.read_bytes())
+    except (OSError, ValueError) as error:
+        raise CredentialError(f"{at}.crl", f"{emp.crl}: not a usable CRL: {error}") from None
+    roots = [cert for cert in cas if cert.issuer == cert.subject]
+    for name, purpose in _REVOCABLE.items():
+        try:
+            verify_chain(certs[name], cas, roots, purpose=purpose, crls=crls)
+        except ChainError as error:
+            raise CredentialError(f"{at}.{name}", f"{getattr(emp, name)}: {error}") from None

@@ -259,7 +259,7 @@ class EmpDelivery:
         self._prefix = f"{_ID_UNSAFE.sub('_', gateway_id)[:40]}-{emp.id[:40]}-"
         self._sealer = Sealer(emp)
         try:
-            context = client_context(emp.tls_cert, emp.tls_key, emp.server_ca)
+            context = client_context(emp.tls_cert, emp.tls_key, emp.server_ca, crl=emp.crl)
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
             raise DeliveryError(f"emp {emp.id}: TLS certificate, key or CA not usable: {error}") from None
         try:

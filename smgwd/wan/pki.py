@@ -15,7 +15,12 @@ and checks each participant's chain with :mod:`smgwd.wan.chain`.
 Every file is written through a temporary file created with its final mode
 (private keys 0600, never wider) and renamed into place. ``index.json``
 (:class:`Entry` rows, paths relative to the directory) and a ``README`` say
-what is where. Keys are not encrypted: this is a lab PKI.
+what is where. With a ``passphrase`` the two CA keys are encrypted at rest
+(PKCS#8 as OpenSSL writes it with cryptography's best available encryption:
+PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC), and every later use of the
+sub-CA (:func:`issue`, revocation) needs the passphrase; the participants'
+keys stay unencrypted, since their daemons start unattended: their custody is
+mode 0600 and the service user. Revocation and the CRL: :mod:`smgwd.wan.pki_revocation`.
 """
 
 from __future__ import annotations
@@ -37,12 +42,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from smgwd.wan.chain import ChainError, load_certs, validity, verify_chain
 
 __all__ = [
-    "CURVES", "KINDS", "ROLES", "CertInfo", "Entry", "PkiError", "describe", "init_pki", "issue", "load_index",
+    "CRL", "CURVES", "KINDS", "MIN_PASSPHRASE", "ROLES", "CertInfo", "Entry", "PkiError", "ca_keys_encrypted",
+    "describe", "init_pki", "issue", "load_index", "sub_ca",
 ]
 
 FORMAT = "smgwd-lab-pki/1"
 ORGANIZATION = "smgwd lab"
-INDEX, README, CA_CHAIN = "index.json", "README", "ca-chain.pem"
+INDEX, README, CA_CHAIN, CRL = "index.json", "README", "ca-chain.pem", "crl.pem"
 DEFAULT_DAYS = 730  # participant certificates; the SM-PKI renews an EMT's set every two years
 ROOT_DAYS, SUBCA_DAYS = 3650, 1825  # at least; never shorter than the participants'
 BACKDATE = timedelta(minutes=5)  # notBefore slightly in the past, for peers with a clock a little behind
@@ -56,6 +62,7 @@ CURVES: dict[str, tuple[type[ec.EllipticCurve], type[ec.EllipticCurve]]] = {
     "brainpool": (ec.BrainpoolP384R1, ec.BrainpoolP256R1),
     "p256": (ec.SECP384R1, ec.SECP256R1),
 }
+MIN_PASSPHRASE = 8
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
@@ -98,15 +105,17 @@ class _Issuer:
 
 def init_pki(
     directory: Path, *, curve: str = "brainpool", participants: Sequence[tuple[str, str]] | None = None,
-    days: int = DEFAULT_DAYS, force: bool = False, now: datetime | None = None,
+    days: int = DEFAULT_DAYS, force: bool = False, now: datetime | None = None, passphrase: bytes | None = None,
 ) -> list[Entry]:
     """Make a new lab PKI in ``directory``; returns its index.
 
     ``participants`` are (role, name) pairs, by default one of each role named
     like the role. Refuses (PkiError) when ``directory`` already holds a PKI or
     any file it would write, unless ``force``, which first removes the files of
-    the PKI that was there.
+    the PKI that was there. ``passphrase`` encrypts the CA keys (at least
+    MIN_PASSPHRASE bytes). An empty CRL of the sub-CA is published with it.
     """
+    _check_passphrase(passphrase)
     if curve not in CURVES:
         raise PkiError(f"unknown curve {curve!r} (known: {', '.join(CURVES)})")
     people = list(participants) if participants is not None else [(role, role) for role in ROLES]
@@ -142,15 +151,18 @@ def init_pki(
         except PkiError:
             pass  # an unreadable index: its files are overwritten where the new PKI has the same ones
     (directory / "private").mkdir(mode=0o700, parents=True, exist_ok=True)
-    index = _write_all(directory, made)
+    index = _write_all(directory, made, passphrase)
     _write(directory / CA_CHAIN, _pem(subca) + _pem(root), 0o644)
-    _save(directory, curve, index)
+    _save(directory, curve, index, encrypted=passphrase is not None)
+    from smgwd.wan.pki_revocation import publish_crl
+
+    publish_crl(directory, passphrase, now=now)
     return index
 
 
 def issue(
     directory: Path, role: str, name: str, *, days: int = DEFAULT_DAYS, force: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, passphrase: bytes | None = None,
 ) -> list[Entry]:
     """Add participant ``name`` in ``role`` to the PKI in ``directory``, signed by its sub-CA.
 
@@ -164,16 +176,34 @@ def issue(
     index = load_index(directory)
     if any(e.role == role and e.name == name for e in index) and not force:
         raise PkiError(f"participant {role} {name!r} exists in {directory}; use --force to re-issue it")
-    subca = next(e for e in index if e.role == "subca")
-    issuer = _Issuer(_read_cert(directory, subca.cert), _read_key(directory, subca.key))
+    issuer = sub_ca(directory, index, passphrase)
     curve = next((option for option, (_, sub) in CURVES.items() if isinstance(issuer.key.curve, sub)), None)
     if curve is None:
-        raise PkiError(f"{directory / subca.key}: the sub-CA's key is on {issuer.key.curve.name}, not a lab PKI curve")
+        raise PkiError(f"{directory}: the sub-CA's key is on {issuer.key.curve.name}, not a lab PKI curve")
     made = _participant(issuer, role, name, now or datetime.now(timezone.utc), days)
     entries = _write_all(directory, made)
     kept = [e for e in index if not (e.role == role and e.name == name)]
-    _save(directory, curve, kept + entries)
+    _save(directory, curve, kept + entries, encrypted=ca_keys_encrypted(directory))
     return entries
+
+
+def sub_ca(directory: Path, index: list[Entry], passphrase: bytes | None) -> _Issuer:
+    """The sub-CA's certificate and key (decrypted with ``passphrase`` where encrypted); PkiError if unusable."""
+    subca = next(e for e in index if e.role == "subca")
+    return _Issuer(_read_cert(directory, subca.cert), _read_key(directory, subca.key, passphrase))
+
+
+def ca_keys_encrypted(directory: Path) -> bool:
+    """Whether the PKI in ``directory`` keeps its CA keys encrypted (index.json says so)."""
+    try:
+        return bool(json.loads((Path(directory) / INDEX).read_text()).get("ca_keys") == "encrypted")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _check_passphrase(passphrase: bytes | None) -> None:
+    if passphrase is not None and len(passphrase) < MIN_PASSPHRASE:
+        raise PkiError(f"the passphrase is shorter than {MIN_PASSPHRASE} bytes")
 
 
 def load_index(directory: Path) -> list[Entry]:
@@ -340,12 +370,15 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 def _write_all(
     directory: Path, made: Iterable[tuple[Entry, x509.Certificate, ec.EllipticCurvePrivateKey]],
+    passphrase: bytes | None = None,
 ) -> list[Entry]:
-    """Keys (0600) and certificates of ``made``; returns their entries."""
+    """Keys (0600; CA keys encrypted with ``passphrase`` if given) and certificates of ``made``; their entries."""
     entries = []
     for entry, cert, key in made:
-        secret = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                   serialization.NoEncryption())
+        protection: serialization.KeySerializationEncryption = serialization.NoEncryption()
+        if passphrase is not None and entry.kind == "ca":
+            protection = serialization.BestAvailableEncryption(passphrase)
+        secret = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, protection)
         _write(directory / entry.key, secret, 0o600)
         _write(directory / entry.cert, _pem(cert), 0o644)
         entries.append(entry)
@@ -378,29 +411,43 @@ def _read_cert(directory: Path, path: str) -> x509.Certificate:
         raise PkiError(f"{directory / path}: {error}") from None
 
 
-def _read_key(directory: Path, path: str) -> ec.EllipticCurvePrivateKey:
+def _read_key(directory: Path, path: str, passphrase: bytes | None = None) -> ec.EllipticCurvePrivateKey:
     try:
-        key = serialization.load_pem_private_key((directory / path).read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as error:
+        data = (directory / path).read_bytes()
+    except OSError as error:
+        raise PkiError(f"{directory / path}: {error}") from None
+    encrypted = b"ENCRYPTED" in data[:64]
+    if encrypted and passphrase is None:
+        raise PkiError(f"{directory / path} is encrypted: give its passphrase (--passphrase-file FILE or "
+                       "--ask-passphrase)")
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+    except (ValueError, TypeError) as error:
+        if encrypted:
+            raise PkiError(f"{directory / path}: wrong passphrase (or a damaged key file)") from None
         raise PkiError(f"{directory / path}: {error}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError(f"{directory / path}: not an EC private key")
     return key
 
 
-def _save(directory: Path, curve: str, index: list[Entry]) -> None:
+def _save(directory: Path, curve: str, index: list[Entry], *, encrypted: bool) -> None:
     """``index.json`` and the ``README`` that explains the directory."""
     document = {"format": FORMAT, "curve": curve, "trust": "root.pem", "ca_chain": CA_CHAIN,
+                "ca_keys": "encrypted" if encrypted else "plain", "crl": CRL,
                 "certificates": [asdict(entry) for entry in index]}
     _write(directory / INDEX, (json.dumps(document, indent=2) + "\n").encode(), 0o644)
-    _write(directory / README, _readme(curve, index).encode(), 0o644)
+    _write(directory / README, _readme(curve, index, encrypted).encode(), 0o644)
 
 
-def _readme(curve: str, index: list[Entry]) -> str:
+def _readme(curve: str, index: list[Entry], encrypted: bool) -> str:
     rows = "\n".join(f"  {e.cert:<24} {e.key:<26} {e.role:<6} {e.kind:<4} {e.subject}" for e in index)
     example = next((e.cert for e in index if e.kind != "ca"), "smgw/smgw/tls.pem")
     return f"""smgwd lab PKI ({curve}), shaped like the Smart-Metering PKI: made by `smgwctl pki init`.
-NOT FOR PRODUCTION: private keys are not encrypted (mode 0600).
+NOT FOR PRODUCTION. {"The CA keys are encrypted with a passphrase (PKCS#8, PBES2); the" if encrypted else
+"Private keys are not encrypted (mode 0600); `pki init --passphrase-file` encrypts the CA keys. The"}
+participants' keys are mode 0600, unencrypted: their daemons start unattended.
+Revoked certificates: {CRL} (signed by the sub-CA; `smgwctl pki revoke`, `smgwctl pki crl`).
 
 Trust anchor: root.pem. Sub-CA: subca.pem. Both CAs, sub-CA first: {CA_CHAIN}.
 Every participant has three certificates with keys of their own:
