@@ -279,9 +279,7 @@ def _add_pki_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
         description="Add a participant's TLS, signature and encryption certificates, signed by DIR's sub-CA "
                     "(never valid beyond it). Exit status: 0 issued, 1 refused or usage error.",
     )
-    issue.add_argument("dir", metavar="DIR", help="directory of the PKI")
-    issue.add_argument("--role", choices=("emp", "smgw", "gwa"), required=True, help="the participant's role")
-    issue.add_argument("name", metavar="NAME", help="the participant's name (letters, digits, '.', '_', '-')")
+    _participant_arguments(issue)
     issue.add_argument("--days", type=int, default=730, metavar="N", help=days_help)
     issue.add_argument("--force", action="store_true", help="re-issue a participant that exists, with new keys")
     revoke = actions.add_parser(
@@ -289,9 +287,7 @@ def _add_pki_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
         description="Put a participant's certificates (all three, or those of --kind) on the sub-CA's CRL and "
                     "publish DIR/crl.pem at once. Exit status: 0 done, 1 refused or usage error.",
     )
-    revoke.add_argument("dir", metavar="DIR", help="directory of the PKI")
-    revoke.add_argument("--role", choices=("emp", "smgw", "gwa"), required=True, help="the participant's role")
-    revoke.add_argument("name", metavar="NAME", help="the participant's name")
+    _participant_arguments(revoke)
     revoke.add_argument("--kind", choices=("tls", "sig", "enc"), action="append",
                         help="only this certificate (repeatable; default: all three)")
     revoke.add_argument("--reason", default="", help="why (kept in DIR/revoked.json)")
@@ -315,6 +311,13 @@ def _add_pki_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
     show.add_argument("dir", metavar="DIR", help="directory of the PKI")
     show.add_argument("--format", choices=("table", "json"), default="table",
                       help="output: a table (default) or JSON Lines")
+
+
+def _participant_arguments(action: ArgumentParser) -> None:
+    """``DIR --role ROLE NAME``: one participant of a PKI."""
+    action.add_argument("dir", metavar="DIR", help="directory of the PKI")
+    action.add_argument("--role", choices=("emp", "smgw", "gwa"), required=True, help="the participant's role")
+    action.add_argument("name", metavar="NAME", help="the participant's name (letters, digits, '.', '_', '-')")
 
 
 def _add_cms_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Sequence, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -36,6 +36,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 __all__ = ["PURPOSES", "ChainError", "Purpose", "load_certs", "validity", "verify_chain"]
 
 _Ext = TypeVar("_Ext", bound=x509.ExtensionType)
+_Loaded = TypeVar("_Loaded")
 
 MAX_DEPTH = 8  # certificates in a path, leaf and root included
 
@@ -70,7 +71,19 @@ _HANDLED_CRITICAL = {
     ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE, ExtensionOID.EXTENDED_KEY_USAGE,
     ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
 }
-_PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def load_pem_or_der(data: bytes, label: str, pem: Callable[[bytes], _Loaded],
+                    der: Callable[[bytes], _Loaded]) -> list[_Loaded]:
+    """Every PEM block ``-----BEGIN <label>-----`` of ``data`` loaded with ``pem`` (others skipped), or, without
+    PEM, ``data`` as one DER object loaded with ``der``. ValueError when there is none or one does not parse."""
+    if b"-----BEGIN" in data:
+        begin, end = f"-----BEGIN {label}-----".encode(), f"-----END {label}-----".encode()
+        found = [pem(block) for block in re.findall(re.escape(begin) + rb".+?" + re.escape(end), data, re.DOTALL)]
+        if not found:
+            raise ValueError(f"no PEM {label.lower()} in input")
+        return found
+    return [der(data)]
 
 
 def load_certs(data: bytes) -> list[x509.Certificate]:
@@ -78,12 +91,7 @@ def load_certs(data: bytes) -> list[x509.Certificate]:
 
     Raises ValueError when there is none or one does not parse.
     """
-    if b"-----BEGIN" in data:
-        certs = [x509.load_pem_x509_certificate(block) for block in _PEM_CERT.findall(data)]
-        if not certs:
-            raise ValueError("no PEM certificate in input")
-        return certs
-    return [x509.load_der_x509_certificate(data)]
+    return load_pem_or_der(data, "CERTIFICATE", x509.load_pem_x509_certificate, x509.load_der_x509_certificate)
 
 
 def verify_chain(

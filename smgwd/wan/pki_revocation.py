@@ -25,7 +25,6 @@ on it.
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Sequence
@@ -33,23 +32,17 @@ from typing import Sequence
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from smgwd.wan.chain import ChainError
+from smgwd.wan.chain import ChainError, load_pem_or_der
 
 __all__ = ["CRL_DAYS", "REVOKED", "check_revoked", "load_crls", "publish_crl", "revoke"]
 
 CRL_DAYS = 30
 REVOKED = "revoked.json"
-_PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
 
 
 def load_crls(data: bytes) -> list[x509.CertificateRevocationList]:
     """Every CRL in ``data`` (PEM, any number) or the one DER CRL it is; ValueError when there is none."""
-    if b"-----BEGIN" in data:
-        crls = [x509.load_pem_x509_crl(block) for block in _PEM_CRL.findall(data)]
-        if not crls:
-            raise ValueError("no PEM CRL in input")
-        return crls
-    return [x509.load_der_x509_crl(data)]
+    return load_pem_or_der(data, "X509 CRL", x509.load_pem_x509_crl, x509.load_der_x509_crl)
 
 
 def _utc(value: datetime | None) -> datetime | None:

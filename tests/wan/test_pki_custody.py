@@ -19,7 +19,7 @@ from cryptography import x509
 from smgwd.emp.main import open_emp
 from smgwd.emp.config import load_emp_config
 from smgwd.demo import EMP_TOML
-from smgwd.gateway.store import Store, StoreReader
+from smgwd.gateway.store import OutboxEntry, Store, StoreReader
 from smgwd.wan.chain import ChainError, load_certs, verify_chain
 from smgwd.wan.credentials import CredentialError, check_emp
 from smgwd.wan.delivery import EmpDelivery
@@ -162,17 +162,13 @@ class LabEmp:
         self.service.store.close()
 
 
-@pytest.mark.parametrize("revoked, refusal", [("tls", "unknown_client"), ("sig", "bad_signature")])
-def test_the_lab_emp_refuses_a_revoked_gateway(tmp_path: Path, revoked: str, refusal: str) -> None:
-    base = tmp_path / "base"
-    base.mkdir()
-    init_pki(base / "lab")
-    revoke(base / "lab", "smgw", "smgw", (revoked,))
-    emp = LabEmp(base)
+def deliver_once(tmp_path: Path, base: Path, emp: LabEmp, **changes: object) -> tuple[OutboxEntry, tuple[int, int]]:
+    """One reading built and posted once to ``emp``: the gateway's outbox entry, and what the EMP stored."""
     store = Store(tmp_path / "gw.db", flush_interval=0.05)
     store.start()
     try:
-        sender = EmpDelivery(emp_config(base, emp.server.port), "gw", store, clock=Clock(), backoff=lambda n: 60.0)
+        sender = EmpDelivery(emp_config(base, emp.server.port, **changes), "gw", store, clock=Clock(),
+                             backoff=lambda n: 60.0)
         store.on_readings(readings(0, 1))
         sender.build()
         sender.send_next()
@@ -180,10 +176,20 @@ def test_the_lab_emp_refuses_a_revoked_gateway(tmp_path: Path, revoked: str, ref
         assert store.flush(10)
         with StoreReader(store.path) as reader:
             (entry,) = reader.outbox()
-        stored = emp.service.store.counts()
+        return entry, emp.service.store.counts()
     finally:
         store.stop(10)
         emp.stop()
+
+
+@pytest.mark.parametrize("revoked, refusal", [("tls", "unknown_client"), ("sig", "bad_signature")])
+def test_the_lab_emp_refuses_a_revoked_gateway(tmp_path: Path, revoked: str, refusal: str) -> None:
+    base = tmp_path / "base"
+    base.mkdir()
+    init_pki(base / "lab")
+    revoke(base / "lab", "smgw", "smgw", (revoked,))
+    emp = LabEmp(base)
+    entry, stored = deliver_once(tmp_path, base, emp)
     assert emp.service.counters[refusal] == 1 and stored == (0, 0)
     if revoked == "sig":
         assert entry.state == "failed" and "revoked: 'CN=smgw SIG" in (entry.last_error or "")
@@ -197,21 +203,6 @@ def test_the_gateway_refuses_an_emp_whose_tls_certificate_is_revoked(tmp_path: P
     init_pki(base / "lab")
     revoke(base / "lab", "emp", "emp", ("tls",))
     emp = LabEmp(base)
-    store = Store(tmp_path / "gw.db", flush_interval=0.05)
-    store.start()
-    try:
-        sender = EmpDelivery(emp_config(base, emp.server.port, crl=base / "lab/crl.pem"), "gw", store, clock=Clock(),
-                             backoff=lambda n: 60.0)
-        store.on_readings(readings(0, 1))
-        sender.build()
-        sender.send_next()
-        sender.close()
-        assert store.flush(10)
-        with StoreReader(store.path) as reader:
-            (entry,) = reader.outbox()
-        stored = emp.service.store.counts()
-    finally:
-        store.stop(10)
-        emp.stop()
+    entry, stored = deliver_once(tmp_path, base, emp, crl=base / "lab/crl.pem")
     assert entry.state == "queued" and "certificate revoked" in (entry.last_error or ""), entry.last_error
     assert stored == (0, 0)
