@@ -51,9 +51,10 @@ async def serve(config: GatewayConfig, config_path: str, log_limiter: RateLimitF
     from smgwd.gateway.core import Gateway
     from smgwd.gateway.logsetup import fields
     from smgwd.gateway.store import StoreError
+    from smgwd.wan.admin_server import AdminServer
     from smgwd.wan.deliveries import Deliveries
 
-    gateway = Gateway(config, log_limiter=log_limiter, listeners=[Deliveries()])
+    gateway = Gateway(config, log_limiter=log_limiter, listeners=[Deliveries(), AdminServer()])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

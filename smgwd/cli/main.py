@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_commands(commands)
     _add_pki_commands(commands)
     _add_cms_commands(commands)
+    _add_admin_command(commands)
     return parser
 
 
@@ -361,6 +362,29 @@ def _add_cms_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
                              "(its OU: SMGW for a gateway, as the lab EMP demands; EMT, GWA); default: any signer")
 
 
+def _add_admin_command(commands: argparse._SubParsersAction[ArgumentParser]) -> None:
+    """``admin``: the GWA's client of a gateway's admin API."""
+    admin = commands.add_parser(
+        "admin", help="send a signed command to a gateway's admin API (as the gateway administrator)",
+        description="Sign a command with the GWA's signature key and POST it over mutual TLS to a gateway's "
+                    "admin API. Commands: status, log [limit=N], log-verify, taf6 emp=ID [meters='[\"m1\"]']. "
+                    "Exit status: 0 done, 1 refused or unreachable.")
+    admin.add_argument("name", metavar="COMMAND", help="status, log, log-verify or taf6")
+    admin.add_argument("args", metavar="NAME=VALUE", nargs="*", help="the command's arguments (VALUE as JSON or text)")
+    admin.add_argument("--url", required=True, help="the gateway's admin API, e.g. https://smgw:8444/v1/admin")
+    admin.add_argument("--gateway", required=True, metavar="ID", help="the gateway's [gateway] id")
+    admin.add_argument("--cert", required=True, metavar="PEM", help="the GWA's TLS certificate")
+    admin.add_argument("--key", required=True, metavar="PEM", help="its private key")
+    admin.add_argument("--ca", required=True, metavar="PEM", help="the gateway's CA (pinned)")
+    admin.add_argument("--sig-cert", required=True, metavar="PEM", help="the GWA's signature certificate")
+    admin.add_argument("--sig-key", required=True, metavar="PEM", help="its private key")
+    admin.add_argument("--chain", action="append", metavar="PEM", help="certificates sent along (the sub-CA)")
+    admin.add_argument("--valid", type=float, default=300.0, metavar="SECONDS",
+                       help="how long the command stays valid (default 300; at most a day)")
+    admin.add_argument("--sequence", type=int, metavar="N", help="its sequence (default: now in microseconds)")
+    admin.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS", help="per request (default 20)")
+
+
 def _one_line_on_error(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """``command(args)``; a CliError it raises becomes one line on stderr and exit status 1."""
     from smgwd.cli.store_common import EXIT_FAILED, CliError
@@ -401,6 +425,10 @@ def main(argv: list[str] | None = None) -> int:
 
         command = run_seal if args.action == "seal" else run_open
         return quiet_on_broken_pipe(lambda: command(args))
+    if args.command == "admin":
+        from smgwd.cli.admin import run as admin
+
+        return quiet_on_broken_pipe(lambda: admin(args))
     if args.command in STORE_COMMANDS:
         module, function = STORE_COMMANDS[args.command]
         command = getattr(importlib.import_module(module), function)

@@ -54,6 +54,7 @@ from smgwd.calendars.tariff import CalendarError, TariffCalendar, parse_calendar
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ConfigError",
+    "AdminConfig",
     "ControlConfig",
     "EmpConfig",
     "GatewayConfig",
@@ -142,6 +143,21 @@ class ControlConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AdminConfig:
+    """``[admin]``: the gateway administrator's HTTPS API on the WAN side (smgwd.wan.admin_server)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8444
+    tls_cert: Path | None = None  # the gateway's TLS certificate and key
+    tls_key: Path | None = None
+    client_ca: Path | None = None  # clients must present a certificate under it (and be the GWA)
+    trust: Path | None = None  # root(s) the GWA's signature certificate must chain to
+    untrusted: Path | None = None  # intermediates (the sub-CA), if the commands do not carry them
+    crl: Path | None = None  # the PKI's CRL: a revoked GWA is refused, as TLS client and as signer
+
+
+@dataclass(frozen=True, slots=True)
 class LoggingConfig:
     """``[logging]``."""
 
@@ -224,6 +240,7 @@ class GatewayConfig:
     time: TimeConfig = field(default_factory=TimeConfig)
     control: ControlConfig = field(default_factory=ControlConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
     meters: tuple[MeterConfig, ...] = ()
     emps: tuple[EmpConfig, ...] = ()
     source: str = field(default="<defaults>", compare=False)  # where it was read from
@@ -477,6 +494,12 @@ _SECTIONS: dict[str, dict[str, Check]] = {
         "unsynchronised_after": _seconds(),
     },
     "control": {"socket": _path},
+    "admin": {
+        "enabled": _boolean,
+        "host": _text(r"[A-Za-z0-9.:_-]{1,253}", "a host name or address"),
+        "port": _integer(1, 65535, "a port 1..65535"),
+        **{name: _path for name in ("tls_cert", "tls_key", "client_ca", "trust", "untrusted", "crl")},
+    },
     "logging": {
         "level": _choice(("debug", "info", "warning", "error")),
         "journal": _choice(("auto", "yes", "no")),
@@ -612,6 +635,7 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
     control = sections["control"]
     if "socket" in control:
         control["socket"] = _absolute(control["socket"], base_dir)
+    admin = _admin(sections["admin"], base_dir)
     time = TimeConfig(**sections["time"])
     if time.timeout >= time.poll_interval:
         raise _Problem("time.timeout", f"{time.timeout} is not shorter than poll_interval {time.poll_interval} "
@@ -630,6 +654,7 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
         time=time,
         control=ControlConfig(**control),
         logging=LoggingConfig(**sections["logging"]),
+        admin=admin,
         meters=_meters(document.get("meters", []), base_dir),
         emps=emps,
         source=source,
@@ -927,6 +952,19 @@ def _check_shared_dongle(meters: list[MeterConfig], indexes: list[int], where: s
                            f"{meter.wmbus_id!r} is also the wmbus_id of meters[{seen[meter.wmbus_id]}] on {where} "
                            "(expected one entry per meter)")
         seen[meter.wmbus_id] = index
+
+
+def _admin(table: dict[str, Any], base_dir: Path) -> AdminConfig:
+    """``[admin]`` with its paths resolved; when enabled, its TLS pair, client CA and trust are required."""
+    for name in ("tls_cert", "tls_key", "client_ca", "trust", "untrusted", "crl"):
+        if name in table:
+            table[name] = _absolute(table[name], base_dir)
+    if table.get("enabled"):
+        for name in ("tls_cert", "tls_key", "client_ca", "trust"):
+            if name not in table:
+                raise _Problem(f"admin.{name}", "missing (expected a file path: the admin API is enabled)")
+        _check_private(table["tls_key"], "admin.tls_key")
+    return AdminConfig(**table)
 
 
 def _signature_key(gateway: dict[str, Any], base_dir: Path, emps: tuple[EmpConfig, ...]) -> None:

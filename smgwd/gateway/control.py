@@ -49,6 +49,10 @@ class ControlServer:
         """Answer the command ``name`` with ``handler`` (words after the name in, JSON object out)."""
         self._handlers[name] = handler
 
+    async def call(self, words: list[str]) -> dict[str, Any]:
+        """Run a command as if it had come over the socket (the admin API triggers TAF6 this way)."""
+        return await self._reply(" ".join(words))
+
     async def _reply(self, command: str) -> dict[str, Any]:
         words = command.split()
         if words == ["status"]:

@@ -83,7 +83,8 @@ def sign(econtent: bytes, econtent_type: str, signer_cert: x509.Certificate, sig
     signed_data = cms.SignedData({
         "version": "v1" if econtent_type == ID_DATA else "v3",
         "digest_algorithms": [algos.DigestAlgorithm.load(_SHA256)],
-        "encap_content_info": {"content_type": econtent_type, "content": core.ParsableOctetString(econtent)},
+        "encap_content_info": {"content_type": econtent_type, "content": (
+            core.OctetString(econtent) if econtent_type == ID_DATA else core.ParsableOctetString(econtent))},
         "certificates": [asn1_certificate(cert) for cert in (signer_cert, *chain)],
         "signer_infos": [signer_info],
     })

@@ -1,0 +1,105 @@
+"""What the gateway administrator may ask of a running gateway, once a command passed its checks.
+
+How this works: :data:`COMMANDS` maps a command's name to a coroutine that
+takes the gateway and the command's ``args`` and returns a JSON object; an
+argument that is not what the command takes is :class:`AdminRefused`
+(``bad_args``). These change nothing but what TAF6 sends:
+
+- ``status``: the gateway's id, smgwd's version, the SHA-256 of its
+  configuration file, the status line and each meter's link state;
+- ``log``: the newest ``limit`` (1..1000, default 100) entries of the system log;
+- ``log-verify``: the verdict of each log's hash chain and checkpoints;
+- ``taf6``: readings on demand for ``emp`` (and ``meters``), as ``smgwctl taf6``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from smgwd import __version__
+from smgwd.gateway.store import LOG_KINDS, StoreReader
+from smgwd.wan.admin_command import AdminRefused
+
+if TYPE_CHECKING:
+    from smgwd.gateway.core import Gateway
+
+__all__ = ["COMMANDS"]
+
+MAX_LOG = 1000
+
+
+def _bad(reason: str) -> AdminRefused:
+    return AdminRefused("bad_args", reason, 400)
+
+
+def _only(args: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(args) - allowed)
+    if unknown:
+        raise _bad(f"unknown argument {unknown[0]!r} (expected {', '.join(sorted(allowed)) or 'none'})")
+
+
+async def _status(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, set())
+    source = gateway.config.source
+    digest = None
+    if os.path.isfile(source):
+        with open(source, "rb") as file:
+            digest = hashlib.sha256(file.read()).hexdigest()
+    return {"gateway": gateway.config.gateway.id, "smgwd": __version__, "config_sha256": digest,
+            "status": gateway.status_line(),
+            "meters": [{"id": meter_id, "state": m.driver.state.value} for meter_id, m in gateway.meters.items()]}
+
+
+def _read_log(path: Path, limit: int) -> list[dict[str, Any]]:
+    with StoreReader(path) as reader:
+        return [{"id": e.id, "at": e.at.isoformat(), "event": e.event, "meter": e.meter_id, "obis": e.obis,
+                 "message": e.message} for e in reader.log("system", limit=limit)]
+
+
+async def _log(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, {"limit"})
+    limit = args.get("limit", 100)
+    if type(limit) is not int or not 1 <= limit <= MAX_LOG:
+        raise _bad(f"limit must be an integer 1..{MAX_LOG}")
+    gateway.store.flush(5.0)
+    return {"entries": await asyncio.to_thread(_read_log, gateway.store.path, limit)}
+
+
+def _verdicts(gateway: Gateway) -> dict[str, Any]:
+    from smgwd.gateway.log_verify import verify
+    from smgwd.wan.chain import load_certs
+
+    cert = gateway.config.gateway.sig_cert
+    trusted = load_certs(cert.read_bytes()) if cert is not None and cert.is_file() else None
+    with StoreReader(gateway.store.path) as reader:
+        found = {kind: verify(reader, kind, trusted) for kind in LOG_KINDS}
+    return {kind: {"intact": v.intact, "entries": v.entries, "broken": v.broken, "reason": v.reason,
+                   "signed_up_to": v.signed_upto, "unsigned": v.unsigned} for kind, v in found.items()}
+
+
+async def _log_verify(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, set())
+    gateway.store.flush(5.0)
+    return await asyncio.to_thread(_verdicts, gateway)
+
+
+async def _taf6(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, {"emp", "meters"})
+    emp, meters = args.get("emp"), args.get("meters", [])
+    if not isinstance(emp, str) or not emp or " " in emp:
+        raise _bad("emp must be an [[emps]] id")
+    if not isinstance(meters, list) or not all(isinstance(m, str) and m and " " not in m for m in meters):
+        raise _bad("meters must be a list of meter ids")
+    answer = await gateway.control.call(["taf6", emp, *meters])
+    if "error" in answer:
+        raise _bad(str(answer["error"]))
+    return answer
+
+
+COMMANDS: dict[str, Callable[[Gateway, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+    "status": _status, "log": _log, "log-verify": _log_verify, "taf6": _taf6,
+}
