@@ -12,7 +12,8 @@ configuration now says with what it last recorded, in gateway_state:
   ``certificate_added``, ``certificate_changed``, ``certificate_removed``
   (a key file counts as a certificate here: its change is a key change);
 - ``calibration.versions``: smgwd's version and the SHA-256 of the
-  configuration file: ``firmware_changed``, ``config_changed``.
+  configuration file and of the administrator's overlay
+  (:mod:`smgwd.gateway.admin_overlay`): ``firmware_changed``, ``config_changed``.
 
 Each difference is one entry in the calibration log and one in the system
 log, committed in one transaction with the new record, so a change is logged
@@ -66,9 +67,14 @@ def _files(config: GatewayConfig) -> dict[str, str]:
 
 
 def _versions(config: GatewayConfig) -> dict[str, str]:
+    from smgwd.gateway.admin_overlay import OVERLAY_NAME
+
     found = {"smgwd": __version__}
     if os.path.isfile(config.source):
         found["config"] = _digest(Path(config.source))
+    overlay = config.admin.overlay or config.store.path.parent / OVERLAY_NAME
+    if overlay.is_file():
+        found["overlay"] = _digest(overlay)
     return found
 
 
@@ -112,9 +118,10 @@ def changes(config: GatewayConfig, state: dict[str, str]) -> tuple[list[SystemNo
     if versions["smgwd"] != old_versions.get("smgwd"):
         note("firmware_changed", f"smgwd {old_versions.get('smgwd') or 'not recorded'} -> {versions['smgwd']}",
              before=old_versions.get("smgwd"), now=versions["smgwd"])
-    if versions.get("config") != old_versions.get("config") and "config" in versions:
-        note("config_changed", f"configuration {config.source} changed (SHA-256 {versions['config'][:16]}…)",
-             before=old_versions.get("config"), now=versions["config"])
+    for key, what in (("config", f"configuration {config.source}"), ("overlay", "the administrator's overlay")):
+        if versions.get(key) != old_versions.get(key) and key in versions:
+            note("config_changed", f"{what} changed (SHA-256 {versions[key][:16]}…)", file=key,
+                 before=old_versions.get(key), now=versions[key])
     record = {METERS: json.dumps(meters, sort_keys=True), FILES: json.dumps(files, sort_keys=True),
               VERSIONS: json.dumps(versions, sort_keys=True)}
     return notes, record

@@ -155,6 +155,7 @@ class AdminConfig:
     trust: Path | None = None  # root(s) the GWA's signature certificate must chain to
     untrusted: Path | None = None  # intermediates (the sub-CA), if the commands do not carry them
     crl: Path | None = None  # the PKI's CRL: a revoked GWA is refused, as TLS client and as signer
+    overlay: Path | None = None  # the GWA's changes (smgwd.gateway.admin_overlay); default: admin.json beside the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,11 +261,37 @@ class GatewayConfig:
 def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     """Read and check the TOML file at ``path``; raises :class:`ConfigError`."""
     source = os.fspath(path)
+    document, overlaid, overlay, base_dir = read_document(path)
+    try:
+        return check_document(overlaid, source, base_dir)
+    except ConfigError as error:
+        table = error.key.split("[", 1)[0].split(".", 1)[0]
+        if overlaid.get(table) is not document.get(table):  # the fault is in a table the GWA changed
+            raise ConfigError(f"{source} with {overlay}", error.key, error.problem) from None
+        raise
+
+
+def read_document(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any], Path, Path]:
+    """The TOML document of ``path``, it with the admin overlay laid over, the overlay's path and the base
+    directory of relative paths; ConfigError (one line) if the file or the overlay cannot be read."""
+    from smgwd.gateway.admin_overlay import laid_over
+
+    source = os.fspath(path)
     try:
         document = load_toml(path)
     except LimitError as error:
         raise ConfigError(source, error.where, error.problem) from None
-    return _checked(document, source, Path(path).resolve().parent)
+    base_dir = Path(path).resolve().parent
+    try:
+        overlaid, overlay = laid_over(document, base_dir)
+    except ValueError as error:
+        raise ConfigError(source, "admin.overlay", str(error)) from None
+    return document, overlaid, overlay, base_dir
+
+
+def check_document(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConfig:
+    """Check a configuration already read (a TOML document, perhaps with the admin overlay); ConfigError."""
+    return _checked(document, source, base_dir)
 
 
 def parse_config(text: str, source: str = "<string>", *, base_dir: Path | None = None) -> GatewayConfig:
@@ -498,7 +525,7 @@ _SECTIONS: dict[str, dict[str, Check]] = {
         "enabled": _boolean,
         "host": _text(r"[A-Za-z0-9.:_-]{1,253}", "a host name or address"),
         "port": _integer(1, 65535, "a port 1..65535"),
-        **{name: _path for name in ("tls_cert", "tls_key", "client_ca", "trust", "untrusted", "crl")},
+        **{name: _path for name in ("tls_cert", "tls_key", "client_ca", "trust", "untrusted", "crl", "overlay")},
     },
     "logging": {
         "level": _choice(("debug", "info", "warning", "error")),
@@ -644,7 +671,8 @@ def _build(document: dict[str, Any], source: str, base_dir: Path) -> GatewayConf
         raise _Problem("time.unsynchronised_after",
                        f"{time.unsynchronised_after} is shorter than poll_interval {time.poll_interval} "
                        "(expected unsynchronised_after >= poll_interval)")
-    emps = _emps(document.get("emps", []), base_dir, document.get("tariffs", {}))
+    tariffs = _calendars(document.get("tariffs", {}))
+    emps = _emps(document.get("emps", []), base_dir, tariffs)
     _signature_key(gateway, base_dir, emps)
     if any(emp.pseudonymize for emp in emps) and os.path.lexists(gateway["secret"]):
         _check_private(gateway["secret"], "gateway.secret")  # one that is missing, smgwd makes
@@ -694,6 +722,18 @@ def _emps(value: Any, base_dir: Path, tariffs: Any) -> tuple[EmpConfig, ...]:
                                             "(expected unique EMP ids)")
         emps.append(emp)
     return tuple(emps)
+
+
+def _calendars(tariffs: Any) -> dict[str, Any]:
+    """``[tariffs.<name>]``: every calendar checked, also one no EMP uses yet (the GWA may set one first)."""
+    if not isinstance(tariffs, dict):
+        raise _Problem("tariffs", f"{_got(tariffs)} (expected tables [tariffs.<name>])")
+    for name, table in tariffs.items():
+        try:
+            parse_calendar(name, table, f"tariffs.{name}", time_zone("Europe/Berlin"))
+        except CalendarError as error:
+            raise _Problem(error.where, error.problem) from None
+    return tariffs
 
 
 def _tariff_use_case(fields: dict[str, Any], key: str, tariffs: dict[str, Any]) -> None:
@@ -956,7 +996,7 @@ def _check_shared_dongle(meters: list[MeterConfig], indexes: list[int], where: s
 
 def _admin(table: dict[str, Any], base_dir: Path) -> AdminConfig:
     """``[admin]`` with its paths resolved; when enabled, its TLS pair, client CA and trust are required."""
-    for name in ("tls_cert", "tls_key", "client_ca", "trust", "untrusted", "crl"):
+    for name in ("tls_cert", "tls_key", "client_ca", "trust", "untrusted", "crl", "overlay"):
         if name in table:
             table[name] = _absolute(table[name], base_dir)
     if table.get("enabled"):

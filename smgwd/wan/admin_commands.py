@@ -10,6 +10,20 @@ argument that is not what the command takes is :class:`AdminRefused`
 - ``log``: the newest ``limit`` (1..1000, default 100) entries of the system log;
 - ``log-verify``: the verdict of each log's hash chain and checkpoints;
 - ``taf6``: readings on demand for ``emp`` (and ``meters``), as ``smgwctl taf6``.
+
+And these change the configuration, through the overlay
+(:mod:`smgwd.gateway.admin_overlay`): checked as a whole, written
+atomically, then loaded as a reload loads it; a change that would not load
+is refused (``invalid_config``, with the configuration's own one-line error)
+and leaves everything as it was:
+
+- ``meters``: the meters as configured now (the overlay included);
+- ``meter-add`` ``meter``: a ``[[meters]]`` table; ``meter-remove`` ``id``;
+  ``meter-replace`` ``id``, ``meter``: the table that takes its place;
+- ``emp-update`` ``id``, ``set``: keys of that ``[[emps]]`` entry to set
+  (``interval``, ``taf``, ``obis``, ``recipient``, ...: a delivery profile, an
+  EMP certificate);
+- ``tariff-set`` ``name``, ``calendar``: a ``[tariffs.<name>]`` table.
 """
 
 from __future__ import annotations
@@ -100,6 +114,104 @@ async def _taf6(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+def _config_file(gateway: Gateway) -> Path:
+    source = Path(gateway.config.source)
+    if not source.is_file():
+        raise AdminRefused("no_config_file", "this gateway was not started from a configuration file", 409)
+    return source
+
+
+def _table(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(f"{what} must be an object (a TOML table as JSON)")
+    return value
+
+
+def _index(entries: list[Any], entry_id: object, what: str) -> int:
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict) and entry.get("id") == entry_id:
+            return index
+    raise _bad(f"no {what} {str(entry_id)[:64]!r}")
+
+
+async def _change(gateway: Gateway, edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Apply ``edit`` to the overlaid tables, then reload the gateway with the result."""
+    from smgwd.gateway.admin_overlay import apply_change
+    from smgwd.gateway.config import ConfigError
+
+    path = _config_file(gateway)
+    try:
+        config = await asyncio.to_thread(apply_change, path, edit)
+    except ConfigError as error:
+        raise AdminRefused("invalid_config", str(error), 400) from None
+    await gateway.reload(config)
+    return {"meters": [m.id for m in config.meters], "emps": [e.id for e in config.emps]}
+
+
+async def _meters(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, set())
+    return {"meters": [{"id": m.id, "protocol": str(m.protocol), "mode": str(m.mode), "link": str(m.link),
+                        "enabled": m.enabled} for m in gateway.config.meters]}
+
+
+async def _meter_add(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, {"meter"})
+    meter = _table(args.get("meter"), "meter")
+
+    def edit(tables: dict[str, Any]) -> None:
+        tables.setdefault("meters", []).append(meter)
+
+    return await _change(gateway, edit)
+
+
+async def _meter_remove(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, {"id"})
+
+    def edit(tables: dict[str, Any]) -> None:
+        meters = tables.get("meters", [])
+        del meters[_index(meters, args.get("id"), "meter")]
+
+    return await _change(gateway, edit)
+
+
+async def _meter_replace(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, {"id", "meter"})
+    meter = _table(args.get("meter"), "meter")
+
+    def edit(tables: dict[str, Any]) -> None:
+        meters = tables.get("meters", [])
+        meters[_index(meters, args.get("id"), "meter")] = meter
+
+    return await _change(gateway, edit)
+
+
+async def _emp_update(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, {"id", "set"})
+    changes = _table(args.get("set"), "set")
+    if "id" in changes:
+        raise _bad("an EMP's id cannot be changed (remove it and add another)")
+
+    def edit(tables: dict[str, Any]) -> None:
+        emps = tables.get("emps", [])
+        emps[_index(emps, args.get("id"), "EMP")].update(changes)
+
+    return await _change(gateway, edit)
+
+
+async def _tariff_set(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    _only(args, {"name", "calendar"})
+    name, calendar = args.get("name"), _table(args.get("calendar"), "calendar")
+    if not isinstance(name, str) or not name:
+        raise _bad("name must be the name of a [tariffs.<name>] table")
+
+    def edit(tables: dict[str, Any]) -> None:
+        tables.setdefault("tariffs", {})[name] = calendar
+
+    return await _change(gateway, edit)
+
+
 COMMANDS: dict[str, Callable[[Gateway, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
-    "status": _status, "log": _log, "log-verify": _log_verify, "taf6": _taf6,
+    "status": _status, "log": _log, "log-verify": _log_verify, "taf6": _taf6, "meters": _meters,
+    "meter-add": _meter_add, "meter-remove": _meter_remove, "meter-replace": _meter_replace,
+    "emp-update": _emp_update, "tariff-set": _tariff_set,
 }

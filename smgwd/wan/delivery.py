@@ -83,9 +83,10 @@ import re
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -267,6 +268,9 @@ class EmpDelivery:
         except ValueError as error:
             raise DeliveryError(f"emp {emp.id}: {error}") from None
         self._reader: StoreReader | None = None
+        self._users_lock = threading.Lock()
+        self._users = 0  # worker threads inside a blocking entry point (see _in_use)
+        self._closed = False
         self._watermark = 0  # the id of the last reading taken
         self._sequence = 0  # messages made for this EMP so far (the last one's sequence number)
         self.gateway_id = gateway_id
@@ -281,9 +285,35 @@ class EmpDelivery:
         self.truncated = False  # the last build stopped at MAX_READINGS: more readings wait
 
     def close(self) -> None:
+        """Release the HTTPS connection and the store reader; safe while a worker thread still builds or
+        sends: the connection is dropped at once, the reader only when the last worker is done with it."""
         self._poster.close()
+        with self._users_lock:
+            self._closed = True
+            idle = self._users == 0
+        if idle:
+            self._release()
+
+    def _release(self) -> None:
         if self._reader is not None:
             self._reader.close()
+            self._reader = None
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        """Around each blocking entry point: a closed delivery refuses, and the last user releases it."""
+        with self._users_lock:
+            if self._closed:
+                raise DeliveryError(f"emp {self.emp.id}: the delivery was stopped")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._users_lock:
+                self._users -= 1
+                last = self._closed and self._users == 0
+            if last:
+                self._release()
 
     def _store_reader(self) -> StoreReader:
         if self._reader is None:
@@ -321,6 +351,10 @@ class EmpDelivery:
 
         Blocking: call it in a worker thread. Raises DeliveryError when the store does not commit.
         """
+        with self._in_use():
+            return self._build()
+
+    def _build(self) -> list[str]:
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit in time")
         with self._lock:
@@ -465,6 +499,10 @@ class EmpDelivery:
         Blocking: call it in a worker thread. ValueError for a meter this EMP is not given, or, for a
         request, when there is no value to send.
         """
+        with self._in_use():
+            return self._on_demand(meters, request)
+
+    def _on_demand(self, meters: tuple[str, ...], request: int | None) -> list[str]:
         if not self.emp.on_demand:
             raise ValueError(f"emp {self.emp.id} may not ask for readings on demand (on_demand = false)")
         if not self.store.flush(FLUSH_TIMEOUT):
@@ -501,6 +539,10 @@ class EmpDelivery:
 
         Blocking: call it in a worker thread.
         """
+        with self._in_use():
+            return self._poll_requests()
+
+    def _poll_requests(self) -> int:
         if not self.store.flush(FLUSH_TIMEOUT):
             raise DeliveryError("the store did not commit in time")
         if not self._loaded:
@@ -611,6 +653,10 @@ class EmpDelivery:
 
         Blocking: call it in a worker thread.
         """
+        with self._in_use():
+            return self._send_next()
+
+    def _send_next(self) -> float | None:
         entry = self._store_reader().next_outbox(self.emp.id)
         if entry is None:
             return None
