@@ -166,8 +166,14 @@ def _requests(config: EmpConfig, args: argparse.Namespace) -> int:
     """``smgw-emp requests``: the TAF6 requests, one line (or JSON object) each."""
     from smgwd.emp.store import EmpStore
 
+    import sqlite3
+
     store = EmpStore(config.store, readonly=True)
-    for request in store.requests(args.gateway):
+    try:
+        found = store.requests(args.gateway)
+    except sqlite3.OperationalError:  # a store this EMP has not served with since requests came
+        found = []
+    for request in found:
         record = request.record()
         detail = {"answered": f"by {record['message_id']} ({record['answers']} message(s))",
                   "declined": f"declined: {record['reason']}"}.get(record["state"], "pending")

@@ -46,3 +46,23 @@ def test_an_old_store_gains_the_columns_and_keeps_its_rows(tmp_path: Path) -> No
         "value_type": "ulong", "scaler": -1, "unit": "Wh", "unit_code": 30, "status": 0x104,
         "gateway_time": "2026-12-01T00:00:00+00:00", "time_quality": "drifting", "marks": [], "received_at": None}
     store.close()
+
+
+def test_smgw_emp_requests_on_an_old_store_lists_none_and_asking_adds_the_table(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from smgwd.demo import EMP_TOML
+
+    config = tmp_path / "emp.toml"
+    config.write_text(EMP_TOML.format(port=8443, meters='"*"'))
+    old_store(tmp_path)
+
+    def smgw_emp(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "smgwd.emp.main", "--config", str(config), *words],
+                              capture_output=True, text=True, timeout=60)
+
+    listed = smgw_emp("requests")
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "", "")
+    assert smgw_emp("ask", "smgw", "m1").returncode == 0  # opened for writing: the table is made
+    assert "m1" in smgw_emp("requests").stdout and len(EmpStore(tmp_path / "emp.db").readings()) == 1
