@@ -9,7 +9,8 @@ the signed checkpoints of one log, or of all three
 (:mod:`smgwd.gateway.log_verify`): one line each (or a JSON object), exit 0
 when all are intact, 2 naming the first broken entry of each broken one.
 Checkpoints must be signed by the configured gateway signature certificate
-when there is a configuration that names one.
+when there is a configuration that names one, or by an earlier one of the same
+gateway that chains to its CA (:mod:`smgwd.wan.log_signers`).
 """
 
 from __future__ import annotations
@@ -56,26 +57,27 @@ def verify_logs(reader: StoreReader, args: argparse.Namespace) -> int:
         raise CliError(f"{reader.path}: schema version {reader.schema_version} has no hash chain yet; "
                        "start smgwd once to chain its logs")
     config = optional_gateway(args)
-    trusted = None
-    if config is not None and config.gateway.sig_cert is not None:
-        from smgwd.wan.chain import load_certs
+    accept = None
+    if config is not None:
+        from smgwd.wan.log_signers import gateway_signers
 
         try:
-            trusted = load_certs(config.gateway.sig_cert.read_bytes())
+            accept = gateway_signers(config)
         except (OSError, ValueError) as error:
             raise CliError(f"{config.gateway.sig_cert}: not a usable certificate: {error}") from None
+    pinned = accept is not None
     broken = False
     for kind in [args.which] if args.which else LOG_KINDS:
-        verdict = verify(reader, kind, trusted)
+        verdict = verify(reader, kind, accept)
         broken |= not verdict.intact
         if args.format == "json":
             record = {"log": kind, "intact": verdict.intact, "entries": verdict.entries, "first": verdict.first,
                       "last": verdict.last, "cut_before": verdict.anchor, "broken": verdict.broken,
                       "reason": verdict.reason, "signed_up_to": verdict.signed_upto, "unsigned": verdict.unsigned,
-                      "signers": list(verdict.signers), "signer_pinned": trusted is not None}
+                      "signers": list(verdict.signers), "signer_pinned": pinned}
             sys.stdout.write(json.dumps(record) + "\n")
         else:
-            sys.stdout.write(_verdict_line(verdict, trusted is not None) + "\n")
+            sys.stdout.write(_verdict_line(verdict, pinned) + "\n")
     return EXIT_BROKEN if broken else EXIT_OK
 
 

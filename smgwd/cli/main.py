@@ -298,7 +298,17 @@ def _add_pki_commands(commands: argparse._SubParsersAction[ArgumentParser]) -> N
     )
     crl.add_argument("dir", metavar="DIR", help="directory of the PKI")
     crl.add_argument("--days", type=int, metavar="N", help="days until its nextUpdate (default 30)")
-    for action in (init, issue, revoke, crl):
+    sign = actions.add_parser(
+        "sign", help="certify a participant's new key from its certificate request (CSR)",
+        description="Sign a PKCS#10 request with DIR's sub-CA, for the participant's certificate of --kind (the "
+                    "request's subject must be that certificate's); the certificate goes to stdout. A gateway "
+                    "rotating its key makes the request (smgwctl admin key-new).",
+    )
+    _participant_arguments(sign)
+    sign.add_argument("--kind", choices=("tls", "sig", "enc"), required=True, help="which certificate")
+    sign.add_argument("request", metavar="REQUEST", help="the request, PEM (- for stdin)")
+    sign.add_argument("--days", type=int, default=730, metavar="N", help=days_help)
+    for action in (init, issue, revoke, crl, sign):
         secret = action.add_mutually_exclusive_group()
         secret.add_argument("--passphrase-file", metavar="FILE",
                             help="the CA keys' passphrase: the first line of FILE (mode 0600)"
@@ -367,9 +377,12 @@ def _add_admin_command(commands: argparse._SubParsersAction[ArgumentParser]) -> 
     admin = commands.add_parser(
         "admin", help="send a signed command to a gateway's admin API (as the gateway administrator)",
         description="Sign a command with the GWA's signature key and POST it over mutual TLS to a gateway's "
-                    "admin API. Commands: status, log [limit=N], log-verify, taf6 emp=ID [meters='[\"m1\"]']. "
+                    "admin API. Commands: status, meters, log [limit=N], log-verify, taf6 emp=ID "
+                    "[meters='[\"m1\"]'], meter-add meter=TABLE, meter-replace id=ID meter=TABLE, meter-remove "
+                    "id=ID, emp-update id=ID set=TABLE, tariff-set name=NAME calendar=TABLE, key-new kind=sig|tls, "
+                    "cert-install kind=sig|tls cert=PEM (TABLE: a TOML table as JSON). "
                     "Exit status: 0 done, 1 refused or unreachable.")
-    admin.add_argument("name", metavar="COMMAND", help="status, log, log-verify or taf6")
+    admin.add_argument("name", metavar="COMMAND", help="the command (see above)")
     admin.add_argument("args", metavar="NAME=VALUE", nargs="*", help="the command's arguments (VALUE as JSON or text)")
     admin.add_argument("--url", required=True, help="the gateway's admin API, e.g. https://smgw:8444/v1/admin")
     admin.add_argument("--gateway", required=True, metavar="ID", help="the gateway's [gateway] id")

@@ -106,7 +106,16 @@ def _crl(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_ACTIONS = {"init": _init, "issue": _issue, "show": _show, "revoke": _revoke, "crl": _crl}
+def _sign(args: argparse.Namespace) -> int:
+    from smgwd.wan.pki_requests import sign_request
+
+    request = sys.stdin.buffer.read() if args.request == "-" else Path(args.request).read_bytes()
+    sys.stdout.write(sign_request(Path(args.dir), request, args.role, args.name, args.kind,
+                                  passphrase=passphrase(args), days=args.days).decode())
+    return EXIT_OK
+
+
+_ACTIONS = {"init": _init, "issue": _issue, "show": _show, "revoke": _revoke, "crl": _crl, "sign": _sign}
 
 
 def run(args: argparse.Namespace) -> int:

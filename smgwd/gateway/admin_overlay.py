@@ -3,8 +3,9 @@
 How this works: the GWA's commands (:mod:`smgwd.wan.admin_commands`) cannot
 edit ``/etc/smgwd/smgwd.toml``, which is root's and read-only to the daemon.
 They write ``admin.json`` beside the store instead (``[admin] overlay``): a
-JSON object holding any of the top-level tables ``meters``, ``emps`` and
-``tariffs``, each of which replaces the file's table as a whole.
+JSON object holding any of the top-level tables ``gateway``, ``meters``,
+``emps`` and ``tariffs``, each of which replaces the file's table as a whole
+(``gateway`` after a key rotation: its ``sig_cert`` and ``sig_key``).
 :func:`~smgwd.gateway.config.load_config` reads the file, lays the overlay
 over it and checks the result as one configuration, so the daemon, a reload
 and ``smgwctl config check`` all see the same.
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["OVERLAY_NAME", "TABLES", "apply_change", "laid_over", "locate"]
 
 OVERLAY_NAME = "admin.json"
-TABLES = ("meters", "emps", "tariffs")
+TABLES = ("gateway", "meters", "emps", "tariffs")
 _DEFAULT_STORE = Path("/var/lib/smgwd/smgwd.db")
 
 

@@ -8,8 +8,9 @@ the first that is not names the first broken entry: an edited entry fails its
 own hash, a removed one leaves a missing id, an inserted or reordered one
 fails the hash of the entry that follows its old neighbour. Then every
 checkpoint (:mod:`smgwd.gateway.log_seal`): its signature must verify under
-its certificate, that certificate must be one of the ``trusted`` ones when
-they are given (the gateway's configured signature certificate), and the
+its certificate, that certificate must pass ``accept`` when it is given (the
+gateway's signature certificate, or an earlier one of the same gateway that
+chains to its CA: :func:`smgwd.wan.log_signers.gateway_signers`), and the
 hash it signs must be the entry's: a checkpoint signing an entry that is no
 longer there names that entry as removed. A checkpoint at or before the
 anchor is checked against the anchor's hash, where it signs the cut entry.
@@ -19,16 +20,17 @@ Entries after the last checkpoint are chained but not yet signed (``unsigned``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from datetime import datetime
+from typing import Callable
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from smgwd.gateway.log_seal import checkpoint_signer
 from smgwd.gateway.store import StoreReader
 from smgwd.gateway.store.log_chain import GENESIS, entry_hash
+from smgwd.gateway.store.rows import from_us
 
-__all__ = ["Verdict", "verify"]
+__all__ = ["Acceptor", "Verdict", "verify"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,11 @@ class Verdict:
         return self.last - max(self.signed_upto or 0, (self.first or 1) - 1)
 
 
-def verify(reader: StoreReader, kind: str, trusted: Sequence[x509.Certificate] | None = None) -> Verdict:
+#: (a checkpoint's certificate, when it signed) -> None when it may sign the logs, else why not
+Acceptor = Callable[[x509.Certificate, datetime], "str | None"]
+
+
+def verify(reader: StoreReader, kind: str, accept: Acceptor | None = None) -> Verdict:
     """Check one log of the store (see the module comment)."""
     anchor = reader.log_anchor(kind)
     previous = GENESIS if anchor is None else anchor[1]
@@ -87,16 +93,15 @@ def verify(reader: StoreReader, kind: str, trusted: Sequence[x509.Certificate] |
         count += 1
     signed_upto = None
     signers: list[str] = []
-    pinned = None if trusted is None else {cert.public_bytes(Encoding.DER) for cert in trusted}
     for checkpoint in checkpoints:
         where = f"checkpoint {checkpoint.id} (of entry {checkpoint.upto})"
         try:
             cert = checkpoint_signer(checkpoint)
         except ValueError as error:
             return found(broken=checkpoint.upto, reason=f"{where}: {error}")
-        if pinned is not None and checkpoint.cert not in pinned:
-            return found(broken=checkpoint.upto,
-                           reason=f"{where}: signed by {cert.subject.rfc4514_string()}, not the gateway's certificate")
+        refusal = None if accept is None else accept(cert, from_us(checkpoint.at))
+        if refusal is not None:
+            return found(broken=checkpoint.upto, reason=f"{where}: {refusal}")
         if anchor is not None and checkpoint.upto < anchor[0]:
             continue  # it signs an entry retention cut before the anchor: nothing left to compare
         signed = anchor[1] if anchor is not None and checkpoint.upto == anchor[0] else hashes.get(checkpoint.upto)

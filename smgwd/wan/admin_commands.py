@@ -23,7 +23,11 @@ and leaves everything as it was:
 - ``emp-update`` ``id``, ``set``: keys of that ``[[emps]]`` entry to set
   (``interval``, ``taf``, ``obis``, ``recipient``, ...: a delivery profile, an
   EMP certificate);
-- ``tariff-set`` ``name``, ``calendar``: a ``[tariffs.<name>]`` table.
+- ``tariff-set`` ``name``, ``calendar``: a ``[tariffs.<name>]`` table;
+- ``key-new`` ``kind`` (sig or tls): a new key of the gateway's, and the
+  certificate request for it; ``cert-install`` ``kind``, ``cert``: its
+  certificate, switched to in every entry that used the old pair
+  (:mod:`smgwd.wan.key_rotation`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from smgwd import __version__
 from smgwd.gateway.store import LOG_KINDS, StoreReader
 from smgwd.wan.admin_command import AdminRefused
+from smgwd.wan.chain import load_certs
 
 if TYPE_CHECKING:
     from smgwd.gateway.core import Gateway
@@ -85,12 +90,11 @@ async def _log(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
 
 def _verdicts(gateway: Gateway) -> dict[str, Any]:
     from smgwd.gateway.log_verify import verify
-    from smgwd.wan.chain import load_certs
+    from smgwd.wan.log_signers import gateway_signers
 
-    cert = gateway.config.gateway.sig_cert
-    trusted = load_certs(cert.read_bytes()) if cert is not None and cert.is_file() else None
+    accept = gateway_signers(gateway.config)
     with StoreReader(gateway.store.path) as reader:
-        found = {kind: verify(reader, kind, trusted) for kind in LOG_KINDS}
+        found = {kind: verify(reader, kind, accept) for kind in LOG_KINDS}
     return {kind: {"intact": v.intact, "entries": v.entries, "broken": v.broken, "reason": v.reason,
                    "signed_up_to": v.signed_upto, "unsigned": v.unsigned} for kind, v in found.items()}
 
@@ -210,8 +214,48 @@ async def _tariff_set(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
     return await _change(gateway, edit)
 
 
+async def _key_new(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    from smgwd.gateway.store import SystemNote
+    from smgwd.wan.key_rotation import new_key, pending_key
+
+    _only(args, {"kind"})
+    path, request = await asyncio.to_thread(new_key, gateway.config, args.get("kind"))
+    kind = str(args["kind"])
+    note = f"new {kind} key {path} made; its certificate request went to the administrator"
+    gateway.store.record([SystemNote("key_created", note, data={"kind": kind, "key": str(path)}, log=log)
+                          for log in ("system", "calibration")], {pending_key(kind): str(path)})
+    return {"kind": kind, "key": str(path), "request": request.decode()}
+
+
+async def _cert_install(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
+    from smgwd.wan.key_rotation import install_certificate, pending_key
+    from smgwd.wan.pki_revocation import load_crls
+
+    _only(args, {"kind", "cert"})
+    kind = args.get("kind")
+    gateway.store.flush(5.0)
+    with StoreReader(gateway.store.path) as reader:
+        pending = reader.state().get(pending_key(str(kind)))
+    if not pending:
+        raise _bad(f"no pending {kind} key: send key-new first")
+    admin = gateway.config.admin
+    assert admin.trust is not None
+    trust = load_certs(admin.trust.read_bytes())
+    untrusted = load_certs(admin.untrusted.read_bytes()) if admin.untrusted else []
+    crls = load_crls(admin.crl.read_bytes()) if admin.crl else []
+    installed: list[Path] = []
+
+    def edit(tables: dict[str, Any]) -> None:
+        installed.append(install_certificate(gateway.config, kind, args.get("cert"), Path(pending), trust, untrusted,
+                                             crls, tables))
+
+    result = await _change(gateway, edit)
+    gateway.store.record([], {pending_key(str(kind)): ""})
+    return {**result, "kind": kind, "cert": str(installed[0]), "key": pending}
+
+
 COMMANDS: dict[str, Callable[[Gateway, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
     "status": _status, "log": _log, "log-verify": _log_verify, "taf6": _taf6, "meters": _meters,
     "meter-add": _meter_add, "meter-remove": _meter_remove, "meter-replace": _meter_replace,
-    "emp-update": _emp_update, "tariff-set": _tariff_set,
+    "emp-update": _emp_update, "tariff-set": _tariff_set, "key-new": _key_new, "cert-install": _cert_install,
 }

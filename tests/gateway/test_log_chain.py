@@ -163,16 +163,42 @@ def test_a_checkpoint_forged_with_another_key_or_bytes_is_refused(tmp_path: Path
         db.execute("UPDATE log_checkpoints SET signature = ? WHERE kind = 'system'", (flipped,))
     assert verdicts(path)["system"] == (12, "checkpoint 1 (of entry 12): its signature does not verify under "
                                             f"{seal_subject(pki)}")
-    other = tmp_path / "other.db"  # a whole store signed by a gateway of another PKI
+    other = tmp_path / "other.db"  # a whole store signed by a gateway of another PKI, with the same name
     fill(other, seal=seal_of(pki, "other"))
     config = tmp_path / "smgwd.toml"
-    config.write_text(f'[store]\npath = "{other}"\n[gateway]\nsig_cert = "{pki / "lab/smgw/smgw/sig.pem"}"\n'
-                      f'sig_key = "{pki / "lab/smgw/smgw/sig.key"}"\n')
-    done = subprocess.run([sys.executable, "-m", "smgwd.cli.main", "--config", str(config), "log", "verify",
-                           "system"], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "not the gateway's certificate" in done.stdout, done.stdout + done.stderr
+    gateway = (f'[store]\npath = "{other}"\n[gateway]\nsig_cert = "{pki / "lab/smgw/smgw/sig.pem"}"\n'
+               f'sig_key = "{pki / "lab/smgw/smgw/sig.key"}"\n')
+    for ca, reason in (("", "and no CA of the gateway's to check it against"),
+                       (f'[admin]\ntrust = "{pki / "lab/root.pem"}"\nuntrusted = "{pki / "lab/subca.pem"}"\n',
+                        "that does not chain to the gateway's CA")):
+        config.write_text(gateway + ca)
+        done = subprocess.run([sys.executable, "-m", "smgwd.cli.main", "--config", str(config), "log", "verify",
+                               "system"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and reason in done.stdout, done.stdout + done.stderr
     assert smgwctl(other, "system").returncode == 0  # without a configuration, any valid signer is named
     assert "(not pinned: no configured sig_cert)" in smgwctl(other, "system").stdout
+
+
+def test_checkpoints_of_an_earlier_key_of_the_gateway_still_verify(tmp_path: Path, pki: Path) -> None:
+    """After a key rotation the old checkpoints name the old certificate: same gateway, same CA, accepted."""
+    from smgwd.gateway.config import load_config
+    from smgwd.gateway.log_verify import verify as check
+    from smgwd.wan.log_signers import gateway_signers
+    from smgwd.wan.pki import issue
+
+    lab = tmp_path / "lab"
+    shutil.copytree(pki / "lab", lab)
+    path = tmp_path / "s.db"
+    fill(path, seal=seal_of(tmp_path))  # signed with the key in use then
+    issue(lab, "smgw", "smgw", force=True)  # the gateway's new keys and certificates
+    config = tmp_path / "smgwd.toml"
+    config.write_text(f'[store]\npath = "{path}"\n[gateway]\nsig_cert = "{lab / "smgw/smgw/sig.pem"}"\n'
+                      f'sig_key = "{lab / "smgw/smgw/sig.key"}"\n[admin]\ntrust = "{lab / "root.pem"}"\n'
+                      f'untrusted = "{lab / "subca.pem"}"\n')
+    (lab / "smgw/smgw/sig.key").chmod(0o600)
+    accept = gateway_signers(load_config(config))
+    with StoreReader(path) as reader:
+        assert all(check(reader, kind, accept).intact for kind in LOG_KINDS)
 
 
 def seal_subject(pki: Path) -> str:

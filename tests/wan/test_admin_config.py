@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import pytest
 
@@ -61,47 +61,53 @@ recipient = "{lab / 'emp/emp/enc.pem'}"
     return path
 
 
+Step = Callable[..., tuple[int, dict[str, Any]]]
+
+
+async def administered(path: Path, lab: Path, work: Callable[[Gateway, Step], Awaitable[None]]) -> None:
+    """The gateway of config file ``path`` with its admin API; ``work`` gets it and ``step(sequence, command,
+    **args)``, which signs the command as the lab's GWA and posts it (blocking: run it in a thread)."""
+    server = AdminServer()
+    gateway = Gateway(load_config(path), notifier=Notifier.disabled(), listeners=[Deliveries(), server])
+    await gateway.start()
+    try:
+        assert server.port is not None
+        port = server.port
+
+        def step(sequence: int, what: str, /, **args: Any) -> tuple[int, dict[str, Any]]:
+            return post(lab, port, signed(lab, command(what, sequence, args=args)))
+
+        await work(gateway, step)
+    finally:
+        await gateway.stop()
+
+
 def test_changes_are_applied_whole_or_not_at_all(pki: Path, tmp_path: Path) -> None:  # noqa: F811
     lab = pki / "lab"
     path = config_file(tmp_path, lab, free_port())
     overlay = tmp_path / "admin.json"
     seen: dict[str, Any] = {}
 
-    def send(port: int, sequence: int, what: str, /, **args: Any) -> tuple[int, dict[str, Any]]:
-        return post(lab, port, signed(lab, command(what, sequence, args=args)))
+    async def work(gateway: Gateway, step: Step) -> None:
+        meter = {**METER, "link": METER["link"].format(port=free_port())}
+        seen["add"] = await asyncio.to_thread(step, 1, "meter-add", meter=meter)
+        seen["running after add"] = sorted(gateway.meters)
+        seen["overlay after add"] = overlay.read_bytes()
+        seen["bad link"] = await asyncio.to_thread(step, 2, "meter-add", meter={**meter, "id": "x", "link": "bogus:"})
+        seen["overlay after bad"] = overlay.read_bytes()
+        seen["twice"] = await asyncio.to_thread(step, 3, "meter-add", meter=meter)
+        seen["replace"] = await asyncio.to_thread(step, 4, "meter-replace", id="house2",
+                                                  meter={**meter, "link": METER["link"].format(port=free_port())})
+        seen["interval"] = await asyncio.to_thread(step, 5, "emp-update", id="emp", set={"interval": 120})
+        seen["emp interval"] = gateway.config.emps[0].interval
+        seen["rename"] = await asyncio.to_thread(step, 6, "emp-update", id="emp", set={"id": "other"})
+        seen["remove nothing"] = await asyncio.to_thread(step, 7, "meter-remove", id="nope")
+        seen["bad calendar"] = await asyncio.to_thread(step, 8, "tariff-set", name="ht", calendar={"zones": 3})
+        seen["remove"] = await asyncio.to_thread(step, 9, "meter-remove", id="house2")
+        seen["running after remove"] = sorted(gateway.meters)
+        seen["meters"] = await asyncio.to_thread(step, 10, "meters")
 
-    async def life() -> None:
-        server = AdminServer()
-        gateway = Gateway(load_config(path), notifier=Notifier.disabled(), listeners=[Deliveries(), server])
-        await gateway.start()
-        try:
-            assert server.port is not None
-            port = server.port
-
-            def step(sequence: int, what: str, /, **args: Any) -> tuple[int, dict[str, Any]]:
-                return send(port, sequence, what, **args)
-
-            meter = {**METER, "link": METER["link"].format(port=free_port())}
-            seen["add"] = await asyncio.to_thread(step, 1, "meter-add", meter=meter)
-            seen["running after add"] = sorted(gateway.meters)
-            seen["overlay after add"] = overlay.read_bytes()
-            seen["bad link"] = await asyncio.to_thread(step, 2, "meter-add", meter={**meter, "id": "x", "link": "bogus:"})
-            seen["overlay after bad"] = overlay.read_bytes()
-            seen["twice"] = await asyncio.to_thread(step, 3, "meter-add", meter=meter)
-            seen["replace"] = await asyncio.to_thread(step, 4, "meter-replace", id="house2",
-                                                      meter={**meter, "link": METER["link"].format(port=free_port())})
-            seen["interval"] = await asyncio.to_thread(step, 5, "emp-update", id="emp", set={"interval": 120})
-            seen["emp interval"] = gateway.config.emps[0].interval
-            seen["rename"] = await asyncio.to_thread(step, 6, "emp-update", id="emp", set={"id": "other"})
-            seen["remove nothing"] = await asyncio.to_thread(step, 7, "meter-remove", id="nope")
-            seen["bad calendar"] = await asyncio.to_thread(step, 8, "tariff-set", name="ht", calendar={"zones": 3})
-            seen["remove"] = await asyncio.to_thread(step, 9, "meter-remove", id="house2")
-            seen["running after remove"] = sorted(gateway.meters)
-            seen["meters"] = await asyncio.to_thread(step, 10, "meters")
-        finally:
-            await gateway.stop()
-
-    asyncio.run(life())
+    asyncio.run(administered(path, lab, work))
     assert seen["add"][0] == 200 and seen["add"][1]["result"]["meters"] == ["house", "house2"]
     assert seen["running after add"] == ["house", "house2"]
     assert json.loads(seen["overlay after add"])["meters"][1]["id"] == "house2"
@@ -131,7 +137,7 @@ def test_a_damaged_overlay_stops_the_start_with_one_line(pki: Path, tmp_path: Pa
     with pytest.raises(ConfigError, match=r"admin\.overlay: .*admin\.json: not JSON"):
         load_config(path)
     (tmp_path / "admin.json").write_text('{"store": {}}')
-    with pytest.raises(ConfigError, match="expected an object of at most the tables meters, emps, tariffs"):
+    with pytest.raises(ConfigError, match="expected an object of at most the tables gateway, meters, emps, tariffs"):
         load_config(path)
     (tmp_path / "admin.json").write_text('{"meters": [{"id": "m", "link": "bogus:"}]}')
     with pytest.raises(ConfigError) as caught:

@@ -206,3 +206,34 @@ def test_the_gateway_refuses_an_emp_whose_tls_certificate_is_revoked(tmp_path: P
     entry, stored = deliver_once(tmp_path, base, emp, crl=base / "lab/crl.pem")
     assert entry.state == "queued" and "certificate revoked" in (entry.last_error or ""), entry.last_error
     assert stored == (0, 0)
+
+
+def test_a_certificate_request_is_signed_only_for_its_participant_and_curve(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from smgwd.wan.pki_requests import sign_request
+
+    lab = tmp_path / "lab"
+    init_pki(lab, passphrase=SECRET)
+    subject = x509.load_pem_x509_certificate((lab / "smgw/smgw/sig.pem").read_bytes()).subject
+
+    def request(name: x509.Name, curve: ec.EllipticCurve = ec.BrainpoolP256R1()) -> bytes:
+        key = ec.generate_private_key(curve)
+        return x509.CertificateSigningRequestBuilder().subject_name(name).sign(key, hashes.SHA256()).public_bytes(
+            serialization.Encoding.PEM)
+
+    good = request(subject)
+    cert = x509.load_pem_x509_certificate(sign_request(lab, good, "smgw", "smgw", "sig", passphrase=SECRET))
+    assert cert.subject == subject
+    (tmp_path / "new.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    assert openssl("verify", "-CAfile", str(lab / "ca-chain.pem"), str(tmp_path / "new.pem")).returncode == 0
+    with pytest.raises(PkiError, match="expected CN=smgw TLS"):
+        sign_request(lab, good, "smgw", "smgw", "tls", passphrase=SECRET)  # a SIG subject for the TLS kind
+    with pytest.raises(PkiError, match="curve"):
+        sign_request(lab, request(subject, ec.SECP256R1()), "smgw", "smgw", "sig", passphrase=SECRET)
+    with pytest.raises(PkiError, match="is encrypted"):
+        sign_request(lab, good, "smgw", "smgw", "sig")
+    tampered = good.replace(good.splitlines()[3], good.splitlines()[3][:-4] + b"AAAA")
+    with pytest.raises(PkiError):
+        sign_request(lab, tampered, "smgw", "smgw", "sig", passphrase=SECRET)
