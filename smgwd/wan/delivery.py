@@ -49,10 +49,11 @@ requests after the last one handled (gateway_state ``delivery.<emp>.request``).
 Each is answered like ``smgwctl taf6`` but with its id in the messages' signed
 identity, committed with the new last-handled id, so a request is answered
 once whatever the EMP hands out again. A request that cannot be answered (a
-meter this EMP is not given, no value stored yet) is declined: the reason goes
-to the EMP first, then the id is committed with a ``taf6_declined`` note in
-the system log; a decline the EMP did not receive is tried again at the next
-poll. Entries of the EMP's answer that are not valid requests are counted
+meter this EMP is not given, no value stored yet) is declined: the id is
+committed as handled with a ``taf6_declined`` note in the system log and the
+decline kept (``delivery.<emp>.declines``), then the reason is sent to the EMP;
+one it did not take (no answer, 5xx) is sent again at each poll, so a decline
+never holds up the requests after it (at most MAX_DECLINES wait). Entries of the EMP's answer that are not valid requests are counted
 (``delivery.<emp>.requests_refused``) and logged when they change; they
 never keep the valid ones from being answered.
 
@@ -111,7 +112,8 @@ from smgwd.wan.tls import client_context
 
 __all__ = [
     "Backoff", "CONSUMER_EVENT", "DeliveryError", "EmpDelivery", "REFUSED", "SET_ASIDE_EVENT", "Sealer", "legacy_watermark_key",
-    "on_demand_key", "period_key", "read_cert", "read_certs", "read_key", "request_key", "requests_refused_key",
+    "declines_key", "on_demand_key", "period_key", "read_cert", "read_certs", "read_key", "request_key",
+    "requests_refused_key",
     "sequence_key", "set_aside_key", "watermark_key",
 ]
 
@@ -119,6 +121,7 @@ log = logging.getLogger("smgwd.delivery")
 
 MAX_READINGS = 1000
 MAX_PERIODS = 31  # periods closed per build
+MAX_DECLINES = 100  # TAF6 declines kept for an EMP that does not take them
 _TRUSTED = (TimeQuality.SYNCHRONISED, TimeQuality.DRIFTING)
 REFUSED = frozenset({400, 403, 409, 413, 422})  # the EMP will never take this message
 FLUSH_TIMEOUT = 30.0
@@ -162,6 +165,11 @@ def request_key(emp: str) -> str:
     return f"delivery.{emp}.request"
 
 
+def declines_key(emp: str) -> str:
+    """The gateway_state key holding the declines ``emp`` has not taken yet (JSON: request id -> reason)."""
+    return f"delivery.{emp}.declines"
+
+
 def requests_refused_key(emp: str) -> str:
     """The gateway_state key counting entries of ``emp``'s requests answers that were not valid requests."""
     return f"delivery.{emp}.requests_refused"
@@ -175,6 +183,17 @@ def period_key(emp: str) -> str:
 def legacy_watermark_key(emp: str) -> str:
     """Where delivery kept its watermark before it went by reading id: the gateway time of the last reading."""
     return f"delivery.{emp}.until"
+
+
+def _declines(text: str | None) -> dict[int, str]:
+    """The declines kept in gateway_state (JSON object of id -> reason); {} for none or a damaged entry."""
+    try:
+        found = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {int(key): str(value) for key, value in found.items() if str(key).isdigit()}
 
 
 @dataclass(frozen=True)
@@ -280,6 +299,7 @@ class EmpDelivery:
         self._last_request = 0  # the id of the EMP's last TAF6 request handled
         self.requests_refused = 0  # entries of the EMP's requests answers that were not valid requests
         self._request_problems: tuple[str, ...] = ()
+        self._declines: dict[int, str] = {}  # request id -> the reason the EMP has not been told yet
         self._requests_trouble: str | None = None
         self._requests_path = requests_path(self._poster.path)
         self.truncated = False  # the last build stopped at MAX_READINGS: more readings wait
@@ -344,6 +364,7 @@ class EmpDelivery:
         self._last_request = int(request) if request.isdigit() else 0
         refused = state.get(requests_refused_key(self.emp.id), "0")
         self.requests_refused = int(refused) if refused.isdigit() else 0
+        self._declines = _declines(state.get(declines_key(self.emp.id)))
         self._loaded = True
 
     def build(self) -> list[str]:
@@ -565,36 +586,53 @@ class EmpDelivery:
         self._note_problems(problems)
         handled = 0
         for request in requests:
-            if request.id > self._last_request and self._handle(request):
+            if request.id > self._last_request:
+                self._handle(request)
                 handled += 1
+        self._send_declines()
         return handled
 
-    def _handle(self, request: OnDemandRequest) -> bool:
-        """Answer ``request``, or decline it; False when the EMP did not take the decline (tried again later)."""
+    def _handle(self, request: OnDemandRequest) -> None:
+        """Answer ``request``; or decline it: committed as handled with the decline kept to send."""
         try:
             if self.on_demand(request.meters, request=request.id):
-                return True
+                return
             reason = "every value was set aside: none can be rendered (see smgwctl deliveries on the gateway)"
         except ValueError as refusal:
             reason = str(refusal)[:MAX_REASON]
-        try:
-            answer = self._poster.post(json.dumps({"reason": reason}).encode(), {"Content-Type": "application/json"},
-                                       path=decline_path(self._poster.path, request.id))
-        except HttpsError as error:
-            log.warning("emp %s: declining request %d not delivered (%s): tried again at the next poll", self.emp.id,
-                        request.id, error, extra=fields(emp=self.emp.id, event="taf6_declined"))
-            return False
-        if answer.status >= 500:
-            return False
         note = SystemNote("taf6_declined", f"emp {self.emp.id}: request {request.id} declined: {reason}",
-                          data={"emp": self.emp.id, "request": request.id, "reason": reason,
-                                "emp_answer": answer.status})
+                          data={"emp": self.emp.id, "request": request.id, "reason": reason})
         with self._lock:
-            self._commit([], [], self.clock(), "taf6", request_key(self.emp.id), str(request.id), [note])
+            self._declines[request.id] = reason
+            while len(self._declines) > MAX_DECLINES:  # an EMP that takes no declines: the oldest are given up
+                given_up = min(self._declines)
+                del self._declines[given_up]
+                log.warning("emp %s: the decline of request %d is given up (%d wait for the EMP)", self.emp.id,
+                            given_up, MAX_DECLINES, extra=fields(emp=self.emp.id, event="taf6_declined"))
+            self._commit([], [], self.clock(), "taf6", request_key(self.emp.id), str(request.id), [note],
+                         {declines_key(self.emp.id): json.dumps(self._declines)})
             self._last_request = request.id
         log.warning("emp %s: request %d declined: %s", self.emp.id, request.id, reason,
                     extra=fields(emp=self.emp.id, event="taf6_declined"))
-        return True
+
+    def _send_declines(self) -> None:
+        """Tell the EMP of the declines it has not taken yet, oldest first; stop at the first it does not take."""
+        sent = False
+        for number, reason in sorted(self._declines.items()):
+            try:
+                answer = self._poster.post(json.dumps({"reason": reason}).encode(),
+                                           {"Content-Type": "application/json"},
+                                           path=decline_path(self._poster.path, number))
+            except HttpsError as error:
+                log.warning("emp %s: declining request %d not delivered (%s): tried again at the next poll",
+                            self.emp.id, number, error, extra=fields(emp=self.emp.id, event="taf6_declined"))
+                break
+            if answer.status >= 500:
+                break
+            del self._declines[number]  # taken, or refused for good (4xx: the EMP no longer has it pending)
+            sent = True
+        if sent:
+            self.store.set_state(declines_key(self.emp.id), json.dumps(self._declines))
 
     def _requests_unavailable(self, level: int, why: str) -> None:
         """Log once per streak that the EMP's requests could not be had."""

@@ -207,6 +207,7 @@ def test_bad_entries_and_a_lost_decline_never_keep_a_good_request_from_its_answe
         lab: LabEmp, tmp_path: Path) -> None:
     good = lab.service.store.ask("smgw", ["m1"])
     foreign = lab.service.store.ask("smgw", ["m3"])
+    later = lab.service.store.ask("smgw", [])  # behind the decline the EMP first does not take
     original_pending, original_decline = lab.service.pending_for, lab.service.decline
     declines: list[int] = []
 
@@ -226,8 +227,9 @@ def test_bad_entries_and_a_lost_decline_never_keep_a_good_request_from_its_answe
 
     async def work(gateway: Gateway) -> None:
         gateway.on_readings(readings(0, 2))
-        await until(lambda: gateway_state(tmp_path).get("delivery.emp.request") == str(foreign.id)
-                    and [r.state for r in lab.service.store.requests()] == ["answered", "declined"])
+        await until(lambda: gateway_state(tmp_path).get("delivery.emp.request") == str(later.id)
+                    and gateway_state(tmp_path).get("delivery.emp.declines") == "{}"
+                    and [r.state for r in lab.service.store.requests()] == ["answered", "declined", "answered"])
 
     run_gateway(gateway_config(tmp_path, emp), work)
     assert declines[:2] == [foreign.id, foreign.id]  # tried again at the next poll, then taken
@@ -236,7 +238,8 @@ def test_bad_entries_and_a_lost_decline_never_keep_a_good_request_from_its_answe
     with StoreReader(tmp_path / "gw.db") as reader:
         state = reader.state()
         refused = [e for e in reader.log("system") if e.event == "taf6_requests_refused"]
-    assert state["delivery.emp.request"] == str(foreign.id)
+    assert state["delivery.emp.request"] == str(later.id) and state["delivery.emp.declines"] == "{}"
+    assert delivered(lab, records[later.id].message_id or "") == latest(readings(0, 2))
     assert state["delivery.emp.requests_refused"] == "3"  # counted once, although every poll repeats them
     assert len(refused) == 1 and "first: requests[0]: expected an object with exactly id, meters and asked" in refused[0].message
 
