@@ -122,6 +122,7 @@ class StoreConfig:
     batch_size: int = 500
     flush_interval: float = 1.0  # seconds
     log_checkpoint_interval: float = 3600.0  # seconds between two signed checkpoints of the logs (and at stop)
+    log_max_entries: int = 0  # entries each log keeps at most (oldest cut first, the chain kept); 0 = no limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,6 +513,7 @@ _SECTIONS: dict[str, dict[str, Check]] = {
         "batch_size": _integer(1, 100_000, "an integer 1..100000"),
         "flush_interval": _seconds(),
         "log_checkpoint_interval": _seconds(),
+        "log_max_entries": _integer(0, 100_000_000, "an integer 0..100000000, 0 = no limit"),
     },
     "time": {
         "servers": _servers,

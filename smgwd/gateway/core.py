@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -320,9 +321,11 @@ class Gateway:
             if now - last_status >= STATUS_EVERY:
                 self.publish_state()
                 last_status = now
-            if self.config.store.retention_days and now - last_prune >= RETENTION_EVERY:
-                cut = datetime.now(timezone.utc) - timedelta(days=self.config.store.retention_days)
-                await asyncio.to_thread(self.store.prune, cut)
+            store = self.config.store
+            if (store.retention_days or store.log_max_entries) and now - last_prune >= RETENTION_EVERY:
+                cut = datetime.now(timezone.utc) - timedelta(days=store.retention_days) if store.retention_days \
+                    else datetime(1970, 1, 1, tzinfo=timezone.utc)
+                await asyncio.to_thread(functools.partial(self.store.prune, cut, keep_log_entries=store.log_max_entries))
                 last_prune = now
             if self.sealing is not None and now - last_seal >= self.config.store.log_checkpoint_interval:
                 await asyncio.to_thread(self.sealing.seal_now)

@@ -235,7 +235,7 @@ def test_example_credentials_work_when_uncommented(tmp_path: Path) -> None:
         ("[store]\ntimeout = 3", "store.timeout: unknown key (timeout belongs in [time] or [[meters]])"),
         ("[time]\ninterval = 3", "time.interval: unknown key (did you mean poll_interval?)"),
         ("[logging]\nlevle = 'info'", "logging.levle: unknown key (did you mean level?)"),
-        ("[store]\n'a.b' = 1", "store.'a.b': unknown key (expected one of path, retention_days, batch_size, flush_interval, log_checkpoint_interval)"),
+        ("[store]\n'a.b' = 1", "store.'a.b': unknown key (expected one of path, retention_days, batch_size, flush_interval, log_checkpoint_interval, log_max_entries)"),
         (meter_toml("intervall = 5"), "meters[0].intervall: unknown key (did you mean interval?)"),
         (meter_toml("drift_limit = 5"), "meters[0].drift_limit: unknown key (drift_limit belongs in [time])"),
         (meter_toml("baud = 9600"), "meters[0].baud: unknown key (expected one of id, link, protocol, mode, interval, crc, "
@@ -563,7 +563,7 @@ def test_a_changed_password_changes_the_meter(tmp_path: Path) -> None:
 FIELD_KINDS: dict[str, dict[str, str]] = {
     "gateway": {"id": "string", "secret": "string", "sig_cert": "string", "sig_key": "string"},
     "store": {"path": "string", "retention_days": "integer", "batch_size": "integer", "flush_interval": "number",
-              "log_checkpoint_interval": "number"},
+              "log_checkpoint_interval": "number", "log_max_entries": "integer"},
     "time": {"servers": "array", "poll_interval": "number", "timeout": "number", "drift_limit": "number",
              "unsynchronised_after": "number"},
     "control": {"socket": "string"},

@@ -113,17 +113,18 @@ TAMPERING: dict[str, tuple[list[str], int, str]] = {
 }
 
 
+@pytest.mark.parametrize("kind", LOG_KINDS)
 @pytest.mark.parametrize("case", TAMPERING)
-def test_tampering_names_the_first_broken_entry(tmp_path: Path, pki: Path, case: str) -> None:
+def test_tampering_names_the_first_broken_entry(tmp_path: Path, pki: Path, case: str, kind: str) -> None:
     path = tmp_path / "s.db"
     fill(path, seal=seal_of(pki))
     statements, broken, reason = TAMPERING[case]
-    tamper(path, *statements)
+    tamper(path, *(statement.replace("log_consumer", f"log_{kind}") for statement in statements))
     found = verdicts(path)
-    assert found["system"] == found["calibration"] == (None, None)  # the other logs are untouched
-    assert found["consumer"][0] == broken and (found["consumer"][1] or "").startswith(reason), found
-    done = smgwctl(path, "consumer")
-    assert done.returncode == 2 and done.stdout.startswith(f"consumer: BROKEN at entry {broken}: "), done.stdout
+    assert all(found[other] == (None, None) for other in LOG_KINDS if other != kind)  # the others are untouched
+    assert found[kind][0] == broken and (found[kind][1] or "").startswith(reason), found
+    done = smgwctl(path, kind)
+    assert done.returncode == 2 and done.stdout.startswith(f"{kind}: BROKEN at entry {broken}: "), done.stdout
 
 
 def test_an_inserted_entry_with_a_correct_hash_breaks_the_one_after_it(tmp_path: Path, pki: Path) -> None:
@@ -235,6 +236,17 @@ def test_retention_cuts_a_prefix_and_the_chain_still_verifies(tmp_path: Path, pk
     assert verdicts(path)["system"][0] == 7  # a forged anchor breaks the first entry kept
     tamper(path, "DELETE FROM log_consumer WHERE id = 9")
     assert verdicts(path)["consumer"][0] == 9
+
+
+def test_retention_by_count_keeps_the_newest_and_the_chain(tmp_path: Path, pki: Path) -> None:
+    path = tmp_path / "s.db"
+    fill(path, seal=seal_of(pki))
+    with running(path) as store:
+        store.prune(datetime(1970, 1, 1, tzinfo=timezone.utc), timeout=30, keep_log_entries=5)
+    with StoreReader(path) as reader:
+        for kind in LOG_KINDS:
+            verdict = verify(reader, kind)
+            assert (verdict.intact, verdict.first, verdict.last, verdict.anchor) == (True, 8, 12, 7), kind
 
 
 def test_retention_never_cuts_past_a_younger_entry_whatever_the_clock_did(tmp_path: Path) -> None:

@@ -24,8 +24,8 @@ a store from before the chain (schema 2) are chained when the writer opens it
 (:func:`chain_unhashed`), in id order; where older ones were cut before, the
 chain starts from zeros at an anchor just before the first entry kept.
 
-:func:`cut_prefix` is retention: it deletes the oldest entries up to an id
-and moves the anchor there, in the caller's transaction.
+:func:`cut_prefix` is retention, by age and by count: it deletes the oldest
+entries up to an id and moves the anchor there, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -129,16 +129,19 @@ def chain_unhashed(conn: sqlite3.Connection) -> int:
     return done
 
 
-def cut_prefix(conn: sqlite3.Connection, kind: str, cutoff_us: int, limit: int) -> int:
-    """Delete at most ``limit`` of the oldest entries, up to the first one at or after ``cutoff_us`` and never
-    the newest; the anchor moves to the last one deleted. Run inside a transaction; how many were deleted."""
+def cut_prefix(conn: sqlite3.Connection, kind: str, cutoff_us: int, limit: int, keep: int = 0) -> int:
+    """Delete at most ``limit`` of the oldest entries: those before the first one at or after ``cutoff_us``,
+    and (``keep`` > 0) all but the newest ``keep``; never the newest. The anchor moves to the last one deleted.
+    Run inside a transaction; how many were deleted."""
     row = conn.execute(
         f"SELECT min(id), (SELECT min(id) FROM log_{kind} WHERE at >= ?), max(id) FROM log_{kind}",
         (cutoff_us,)).fetchone()
     lowest, young, newest = row
     if lowest is None:
         return 0
-    last = min((young if young is not None else newest) - 1, newest - 1, lowest + limit - 1)
+    by_age = (young if young is not None else newest) - 1
+    by_count = newest - keep if keep > 0 else lowest - 1
+    last = min(max(by_age, by_count), newest - 1, lowest + limit - 1)
     if last < lowest:
         return 0
     (anchor,) = conn.execute(f"SELECT hash FROM log_{kind} WHERE id = ?", (last,)).fetchone()

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from smgwd.cosem.obis import Obis
+from smgwd.gateway.log_events import registered
 from smgwd.gateway.store import log_chain, sql
 from smgwd.gateway.store.rows import from_us, now_us, to_us
 from smgwd.gateway.store.schema import LOG_KINDS, StoreError, connect_writer
@@ -87,8 +88,9 @@ class StoreStats:
 class _Prune:
     """One prune() request, worked off a chunk at a time between batches."""
 
-    def __init__(self, cutoff_us: int) -> None:
+    def __init__(self, cutoff_us: int, keep_log_entries: int = 0) -> None:
         self.cutoff_us = cutoff_us
+        self.keep_log_entries = keep_log_entries
         self.tables = list(sql.PRUNED)
         self.deleted = 0
         self.future: Future[int] = Future()
@@ -260,6 +262,7 @@ class Store:
         """Append to a TR-03109 log: ``kind`` is system, calibration or consumer; ``data`` JSON-able."""
         if kind not in sql.LOG:
             raise ValueError(f"log kind must be one of {', '.join(LOG_KINDS)}, got {kind!r}")
+        registered(kind, event)  # an unlisted type is written all the same: counted and logged once
         text = None if data is None else json.dumps(data, ensure_ascii=False)
         when = now_us() if at is None else to_us(at)
         self._statement(sql.LOG[kind], (when, event, meter_id, None if obis is None else str(obis), message, text))
@@ -348,8 +351,9 @@ class Store:
         else:
             self._statement(sql.MARK_OUTBOX, params)
 
-    def prune(self, older_than: datetime, timeout: float | None = None) -> int:
-        """Delete readings and log entries older than ``older_than``; returns how many rows.
+    def prune(self, older_than: datetime, timeout: float | None = None, *, keep_log_entries: int = 0) -> int:
+        """Delete readings and log entries older than ``older_than`` (and, with ``keep_log_entries``, the log
+        entries beyond each log's newest that many); returns how many rows.
 
         Blocking (call it off the event loop); the writer deletes ``PRUNE_CHUNK`` rows per
         transaction between reading batches, so ingestion goes on meanwhile. Readings
@@ -357,7 +361,7 @@ class Store:
         old: SQLite gives a new row the highest id + 1, so an emptied table would hand out
         ids again, and delivery (and every reader that goes by id) counts on ids only growing.
         """
-        job = _Prune(to_us(older_than))
+        job = _Prune(to_us(older_than), keep_log_entries)
         with self._lock:
             if self._stopping or self._ended or self._thread is None:
                 raise StoreError("the store is not running")
@@ -534,7 +538,8 @@ class Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
             if table.startswith("log_"):  # a log is cut as a prefix, its anchor moved along (the hash chain)
-                deleted = log_chain.cut_prefix(conn, table.removeprefix("log_"), job.cutoff_us, PRUNE_CHUNK)
+                deleted = log_chain.cut_prefix(conn, table.removeprefix("log_"), job.cutoff_us, PRUNE_CHUNK,
+                                               keep=job.keep_log_entries)
             else:
                 deleted = conn.execute(
                     f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? "
@@ -559,8 +564,12 @@ class Store:
 
 def _note_rows(notes: Iterable[SystemNote], stamp: int) -> list[sql.Statement]:
     """The log statements of ``notes``, stamped ``stamp``."""
-    return [(sql.LOG[n.log], (stamp, n.event, n.meter_id, n.obis, n.message,
-                              None if n.data is None else json.dumps(n.data, ensure_ascii=False))) for n in notes]
+    rows: list[sql.Statement] = []
+    for n in notes:
+        registered(n.log, n.event)  # an unlisted type is written all the same: counted and logged once
+        rows.append((sql.LOG[n.log], (stamp, n.event, n.meter_id, n.obis, n.message,
+                                      None if n.data is None else json.dumps(n.data, ensure_ascii=False))))
+    return rows
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
