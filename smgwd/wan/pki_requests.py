@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InternalError, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -37,8 +38,9 @@ def sign_request(directory: Path, request_pem: bytes, role: str, name: str, kind
     try:
         request = x509.load_pem_x509_csr(request_pem)
         valid, key = request.is_signature_valid, request.public_key()
-    except ValueError as error:  # also a key that does not parse
-        raise PkiError(f"not a usable PEM certificate signing request: {error}") from None
+    except (ValueError, InternalError, UnsupportedAlgorithm) as error:  # a key that does not parse: ValueError,
+        # or with cryptography 38 (Debian 12) an InternalError from OpenSSL's decoder
+        raise PkiError(f"not a usable PEM certificate signing request: {str(error)[:200]}") from None
     if not valid:
         raise PkiError("the request's signature does not verify: its maker does not hold its key")
     issuer = sub_ca(Path(directory), load_index(Path(directory)), passphrase)
