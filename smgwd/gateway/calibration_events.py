@@ -33,13 +33,14 @@ from smgwd import __version__
 from smgwd.gateway.config import GatewayConfig
 from smgwd.gateway.store import Store, SystemNote
 
-__all__ = ["changes", "record_changes"]
+__all__ = ["changes", "file_digest", "record_changes"]
 
 METERS, FILES, VERSIONS = "calibration.meters", "calibration.files", "calibration.versions"
 _MAX_FILE = 1024 * 1024
 
 
-def _digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The SHA-256 (hex) of the file's first MiB, or "unreadable"."""
     try:
         with open(path, "rb") as file:
             return hashlib.sha256(file.read(_MAX_FILE)).hexdigest()
@@ -63,7 +64,7 @@ def _files(config: GatewayConfig) -> dict[str, str]:
     for emp in config.emps:
         for field in ("tls_cert", "tls_key", "sig_cert", "sig_key", "recipient", "server_ca", "chain"):
             named[f"emps.{emp.id}.{field}"] = getattr(emp, field)
-    return {label: _digest(path) for label, path in named.items() if path is not None}
+    return {label: file_digest(path) for label, path in named.items() if path is not None}
 
 
 def _versions(config: GatewayConfig) -> dict[str, str]:
@@ -71,10 +72,10 @@ def _versions(config: GatewayConfig) -> dict[str, str]:
 
     found = {"smgwd": __version__}
     if os.path.isfile(config.source):
-        found["config"] = _digest(Path(config.source))
+        found["config"] = file_digest(Path(config.source))
     overlay = config.admin.overlay or config.store.path.parent / OVERLAY_NAME
     if overlay.is_file():
-        found["overlay"] = _digest(overlay)
+        found["overlay"] = file_digest(overlay)
     return found
 
 

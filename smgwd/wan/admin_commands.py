@@ -33,7 +33,6 @@ and leaves everything as it was:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -63,11 +62,10 @@ def _only(args: dict[str, Any], allowed: set[str]) -> None:
 
 async def _status(gateway: Gateway, args: dict[str, Any]) -> dict[str, Any]:
     _only(args, set())
+    from smgwd.gateway.calibration_events import file_digest
+
     source = gateway.config.source
-    digest = None
-    if os.path.isfile(source):
-        with open(source, "rb") as file:
-            digest = hashlib.sha256(file.read()).hexdigest()
+    digest = file_digest(Path(source)) if os.path.isfile(source) else None
     return {"gateway": gateway.config.gateway.id, "smgwd": __version__, "config_sha256": digest,
             "status": gateway.status_line(),
             "meters": [{"id": meter_id, "state": m.driver.state.value} for meter_id, m in gateway.meters.items()]}

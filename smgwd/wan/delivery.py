@@ -185,6 +185,12 @@ def legacy_watermark_key(emp: str) -> str:
     return f"delivery.{emp}.until"
 
 
+def _number(state: dict[str, str], key: str) -> int:
+    """A count or id kept in gateway_state (0 when missing or damaged)."""
+    value = state.get(key, "0")
+    return int(value) if value.isdigit() else 0
+
+
 def _declines(text: str | None) -> dict[int, str]:
     """The declines kept in gateway_state (JSON object of id -> reason); {} for none or a damaged entry."""
     try:
@@ -356,14 +362,10 @@ class EmpDelivery:
             self._watermark = self._store_reader().id_before_time(datetime.fromisoformat(legacy))
         else:
             self._watermark = 0
-        counted = state.get(set_aside_key(self.emp.id), "0")
-        self.set_aside = int(counted) if counted.isdigit() else 0
-        sequence = state.get(sequence_key(self.emp.id), "0")
-        self._sequence = int(sequence) if sequence.isdigit() else 0
-        request = state.get(request_key(self.emp.id), "0")
-        self._last_request = int(request) if request.isdigit() else 0
-        refused = state.get(requests_refused_key(self.emp.id), "0")
-        self.requests_refused = int(refused) if refused.isdigit() else 0
+        self.set_aside = _number(state, set_aside_key(self.emp.id))
+        self._sequence = _number(state, sequence_key(self.emp.id))
+        self._last_request = _number(state, request_key(self.emp.id))
+        self.requests_refused = _number(state, requests_refused_key(self.emp.id))
         self._declines = _declines(state.get(declines_key(self.emp.id)))
         self._loaded = True
 
@@ -564,8 +566,6 @@ class EmpDelivery:
             return self._poll_requests()
 
     def _poll_requests(self) -> int:
-        if not self.store.flush(FLUSH_TIMEOUT):
-            raise DeliveryError("the store did not commit in time")
         if not self._loaded:
             self._load()
         try:
